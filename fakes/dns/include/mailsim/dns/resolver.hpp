@@ -1,0 +1,60 @@
+// The Resolver interface: the only way any actor in mailsim looks up a name.
+// It is injected everywhere (never global), so unit tests use the in-process resolver over
+// a World and runs use the wire client that queries the FakeDnsServer.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mailsim/world/record.hpp"
+
+namespace mailsim::dns {
+
+using world::Record;
+using world::RrType;
+
+// What a lookup came to. NXDOMAIN vs NODATA matters: RFC 7208 §4.6.4 counts both as
+// "void lookups"; RFC 2308 defines them.
+enum class DnsStatus {
+  ok,        // at least one record of the type
+  nxdomain,  // RCODE 3: the name does not exist
+  nodata,    // NOERROR, no record of that type
+  servfail,  // RCODE 2
+  refused,   // RCODE 5 (a name outside the sealed world)
+  timeout,   // no answer within the deadline
+  formerr,   // malformed answer or query
+};
+std::string_view to_string(DnsStatus status);
+
+struct Answer {
+  DnsStatus status = DnsStatus::nxdomain;
+  // Records of the queried type, in the order served. When the name is an alias, the CNAME
+  // chain comes first (records of type CNAME), then the target's records.
+  std::vector<Record> records;
+  bool truncated_udp = false;  // the UDP answer had TC=1 and TCP was used (wire client)
+  bool ok() const { return status == DnsStatus::ok; }
+  // True for the statuses RFC 7208 §2.6.6 / RFC 7489 §6.6.3 call temporary.
+  bool temporary_error() const {
+    return status == DnsStatus::servfail || status == DnsStatus::timeout;
+  }
+  // Only the records of the queried type (skips the CNAME chain).
+  std::vector<Record> of_type(RrType type) const;
+  // "NXDOMAIN", "A 12.34.56.78", "TXT \"v=spf1 a mx -all\"" — one line for traces.
+  std::string summary() const;
+};
+
+class Resolver {
+ public:
+  virtual ~Resolver() = default;
+  // Synchronous: checks are pure functions over a resolver, and libspf2/libopendkim call
+  // their DNS layer synchronously. Thread-safe in every implementation.
+  virtual Answer query(std::string_view name, RrType type) = 0;
+};
+
+// Resolves against a World in-process, with the same semantics as the FakeDnsServer
+// (faults included): timeouts are immediate, REFUSED outside the world's zones.
+std::unique_ptr<Resolver> make_world_resolver(const world::World& world);
+
+}  // namespace mailsim::dns
