@@ -1,0 +1,53 @@
+// The record of one delivery attempt at a ReceivingMta: accepted, rejected, deferred or
+// dropped. The "report" area turns Deliveries into Outcomes.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "mailsim/auth/checks.hpp"
+#include "mailsim/personas/persona.hpp"
+#include "mailsim/smtp/reply.hpp"
+
+namespace mailsim::mta {
+
+// One line of the SMTP transcript.
+struct TranscriptLine {
+  enum class Direction { client, server, note };
+  Direction direction = Direction::note;
+  std::string text;  // without CRLF; a multi-line reply is one entry with '\n' inside
+  bool operator==(const TranscriptLine&) const = default;
+};
+
+struct Delivery {
+  std::uint64_t sequence = 0;      // 1, 2, … per ReceivingMta, in order of completion
+  std::string persona;             // "gmail"
+  std::string receiver_host;       // "mx.google.com" (greeting host, authserv-id)
+  std::string client_ip;           // the virtual address the receiver saw
+  std::string helo;                // EHLO/HELO argument ("" if never sent)
+  auth::Envelope envelope;         // MAIL FROM / RCPT TO as accepted so far
+  auth::TlsFacts tls;              // STARTTLS facts (used=false without TLS)
+  bool bulk = false;               // treated as bulk (MtaConfig bulk detection)
+
+  // The stage the attempt ended at: `accepted` when the message was taken after DATA;
+  // otherwise where the persona rejected/deferred or where the client left.
+  personas::Stage ended_at = personas::Stage::connect;
+  smtp::Reply final_reply;              // the last reply the receiver sent
+  std::vector<smtp::Reply> replies;     // every reply, in order (greeting first)
+  auth::CheckSet checks;                // results of every check run so far
+  personas::Disposition disposition = personas::Disposition::rejected;
+  std::vector<personas::RuleHit> rules;  // every rule that fired, stage by stage
+  // mailtester: the /10 mark; corporate: the SpamAssassin-style total; others: Σ points.
+  double score = 0;
+  std::string score_formula;            // how `score` was computed, stated openly
+
+  std::string authentication_results;   // the A-R field added (no CRLF), "" if not accepted
+  std::string message;                  // stored message, A-R header first ("" if none)
+  std::vector<TranscriptLine> transcript;
+  std::string note;                     // why an attempt ended without a reply (e.g. "client quit")
+
+  bool accepted() const { return ended_at == personas::Stage::accepted; }
+};
+
+}  // namespace mailsim::mta

@@ -1,0 +1,124 @@
+// Provider personas: rulebooks that turn check results into an SMTP reply and a disposition.
+// Rulebooks are tables (data), each rule citing the provider page it comes from
+// (../shared/reference/providers.md). Checks never reject; personas decide (DESIGN.md).
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mailsim/auth/checks.hpp"
+#include "mailsim/smtp/reply.hpp"
+
+namespace mailsim::personas {
+
+// Where an SMTP transaction is when a persona is asked (and where a Delivery ended).
+// `accepted` = the message was taken after end of DATA (RFC 5321 §4.1.1.4).
+enum class Stage { connect, helo, mail, rcpt, data, accepted };
+std::string_view to_string(Stage stage);
+
+// What happens to the message in the end.
+enum class Disposition { inbox, spam, rejected, deferred };
+std::string_view to_string(Disposition disposition);
+
+// How a persona turns fired rules into a verdict.
+enum class ScoreModel {
+  first_match,   // Gmail/Outlook/Yahoo: the first matching reject/defer rule wins
+  mailtester,    // 10/10 minus deductions (score ≥ threshold → inbox)
+  spamassassin,  // additive points; ≥ spam threshold → spam, ≥ reject threshold → 550
+};
+
+// Facts about the transaction beyond the CheckSet, known at the stage asked.
+struct Facts {
+  std::string client_ip;     // virtual address the receiver sees
+  std::string helo;
+  std::string mail_from;     // reverse-path ("" = null sender)
+  std::string from_domain;   // RFC5322.From domain ("" before DATA or when absent)
+  bool ipv6 = false;         // client_ip is IPv6
+  bool tls = false;          // STARTTLS completed before this stage
+  bool bulk = false;         // the transaction is treated as bulk (see mta::MtaConfig)
+  std::string message_id;    // deterministic id for reply texts ("<id> - gsmtp")
+  // The domain part of mail_from, or the HELO when the reverse-path is null (RFC 7208 §2.4).
+  std::string mail_from_domain() const;
+};
+
+// Everything a rule's predicate may look at.
+struct RuleInput {
+  const auth::CheckSet& checks;
+  const Facts& facts;
+};
+
+// One row of a rulebook.
+struct Rule {
+  std::string id;           // "gmail.ptr", "sa.SPF_FAIL"
+  Stage stage = Stage::data;  // the stage at which the rule is evaluated
+  std::string description;  // what it means, one plain sentence
+  std::function<bool(const RuleInput&)> when;
+  // The reply when the rule rejects/defers (code 0 = the rule does not reply, it only
+  // changes the disposition or scores). Text may hold {ip} {domain} {from_domain}
+  // {helo} {id} placeholders and '\n' for multi-line replies.
+  int code = 0;
+  std::string enhanced;
+  std::string text;
+  Disposition disposition = Disposition::inbox;  // inbox = no effect on the disposition
+  double points = 0;        // score contribution (mailtester: negative = deduction)
+  std::string source;       // "Gmail SMTP errors and codes, support.google.com/a/answer/3726730"
+};
+
+// A rule that fired, as recorded in a Delivery.
+struct RuleHit {
+  std::string id;
+  std::string description;
+  double points = 0;
+  std::string source;
+  Stage stage = Stage::data;
+  bool operator==(const RuleHit&) const = default;
+};
+
+// What a persona says at one stage.
+struct Verdict {
+  // Set when the persona answers this stage with a reject/deferral instead of going on.
+  std::optional<smtp::Reply> reply;
+  Disposition disposition = Disposition::inbox;  // final at Stage::data, provisional before
+  std::vector<RuleHit> fired;                    // rules that fired at this stage
+  bool operator==(const Verdict&) const = default;
+};
+
+struct Persona {
+  std::string name;              // "gmail"
+  std::string description;
+  std::string default_host;      // "mx.google.com": greeting host and authserv-id
+  std::string greeting_suffix;   // after "220 <host> ": "ESMTP {id} - gsmtp"
+  std::string accept_text;       // 250 text after DATA: "2.0.0 OK {id} - gsmtp"
+  ScoreModel model = ScoreModel::first_match;
+  double start_score = 0;        // mailtester: 10
+  double spam_threshold = 0;     // spamassassin: ≥ → spam; mailtester: < → spam
+  double reject_threshold = 0;   // spamassassin: ≥ → reject (0 = never)
+  smtp::Reply score_reject;      // the reply when the reject threshold is reached
+  std::string score_formula;     // stated openly in every Delivery
+  std::vector<Rule> rules;       // in priority order
+
+  // Runs the rules of `stage`. first_match: every matching rule of the stage is recorded
+  // until the first one with a reply, which ends the transaction; non-reply rules set the
+  // disposition (spam wins over inbox). Scoring models: all matching rules are recorded;
+  // at Stage::data the total decides. `prior` = rules fired at earlier stages (their
+  // points count toward the total).
+  Verdict evaluate(Stage stage, const auth::CheckSet& checks, const Facts& facts,
+                   const std::vector<RuleHit>& prior = {}) const;
+  // Score of a set of fired rules under this persona's model (start_score + Σ points).
+  double score(const std::vector<RuleHit>& fired) const;
+  // "220 mx.google.com ESMTP <id> - gsmtp" text (without code) for a host name.
+  std::string greeting(std::string_view host, std::string_view id) const;
+};
+
+// The built-in personas: gmail, outlook, yahoo, mailtester, corporate.
+const std::vector<Persona>& all_personas();
+// Throws std::invalid_argument naming the known personas.
+const Persona& persona(std::string_view name);
+
+// Fills {ip} {domain} {from_domain} {helo} {id} in a rule text.
+std::string expand(std::string_view text, const Facts& facts);
+
+}  // namespace mailsim::personas
