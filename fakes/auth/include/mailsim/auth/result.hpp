@@ -6,6 +6,9 @@
 #include <string_view>
 #include <vector>
 
+// resolver.hpp names world::World without including it; include it first so this header
+// stands alone.
+#include "mailsim/world/world.hpp"
 #include "mailsim/dns/resolver.hpp"
 
 namespace mailsim::auth {
