@@ -21,6 +21,7 @@ constexpr std::array kTypeNames{
     TypeName{RrType::PTR, "PTR"},   TypeName{RrType::CNAME, "CNAME"},
     TypeName{RrType::NS, "NS"},     TypeName{RrType::SOA, "SOA"},
     TypeName{RrType::CAA, "CAA"},   TypeName{RrType::TLSA, "TLSA"},
+    TypeName{RrType::SPF, "SPF"},
 };
 
 std::string lower(std::string_view s) {
@@ -74,7 +75,7 @@ const std::vector<RrType>& all_rr_types() {
 }
 
 std::string Record::text() const {
-  if (type != RrType::TXT) return value;
+  if (type != RrType::TXT && type != RrType::SPF) return value;
   std::string joined;
   for (const auto& s : strings) joined += s;
   return joined;
@@ -82,7 +83,8 @@ std::string Record::text() const {
 
 std::string Record::rdata_presentation() const {
   switch (type) {
-    case RrType::TXT: {
+    case RrType::TXT:
+    case RrType::SPF: {
       std::string out;
       for (const auto& s : strings) {
         if (!out.empty()) out += ' ';

@@ -20,6 +20,9 @@ enum class RrType : std::uint16_t {
   TXT = 16,
   AAAA = 28,
   TLSA = 52,
+  // Obsolete SPF RR type (RFC 4408 §3.1.1, removed by RFC 7208 §3.1 / §14.1). Only the
+  // OpenSPF conformance suite publishes it; TXT queries never see these records.
+  SPF = 99,
   CAA = 257,
 };
 
@@ -39,12 +42,13 @@ struct Record {
   std::string value;
   // MX preference (RFC 1035 §3.3.9). Unused otherwise.
   std::uint16_t preference = 0;
-  // TXT: the character-strings exactly as published, each ≤ 255 octets on the wire
-  // (RFC 1035 §3.3.14). Kept apart because SPF/DKIM concatenate them with no separator
-  // (RFC 7208 §3.3, RFC 6376 §3.6.2.2) and how a panel splits them is itself a finding.
+  // TXT (and SPF type 99): the character-strings exactly as published, each ≤ 255 octets
+  // on the wire (RFC 1035 §3.3.14). Kept apart because SPF/DKIM concatenate them with no
+  // separator (RFC 7208 §3.3, RFC 6376 §3.6.2.2) and how a panel splits them is itself a
+  // finding.
   std::vector<std::string> strings;
 
-  // TXT strings joined with no separator; `value` for the other types.
+  // TXT/SPF strings joined with no separator; `value` for the other types.
   std::string text() const;
   // Zone-file presentation of the rdata (TXT strings quoted, MX "10 mx.example.com.").
   std::string rdata_presentation() const;
