@@ -17,6 +17,9 @@ struct DkimSignatureResult : CheckResult {
   std::string algorithm;  // "rsa-sha256", "ed25519-sha256"
   int key_bits = 0;       // RSA modulus size; 256 for ed25519; 0 if no key
   bool body_hash_ok = false;
+  // b= as written, whitespace removed; Authentication-Results shows a prefix of it as
+  // header.b to tell signatures apart (RFC 6008 §4). "" when not known.
+  std::string signature_b;
 };
 
 struct DkimResult : CheckResult {
