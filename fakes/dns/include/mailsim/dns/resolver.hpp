@@ -3,12 +3,15 @@
 // a World and runs use the wire client that queries the FakeDnsServer.
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "mailsim/world/record.hpp"
+#include "mailsim/world/world.hpp"
 
 namespace mailsim::dns {
 
@@ -56,5 +59,24 @@ class Resolver {
 // Resolves against a World in-process, with the same semantics as the FakeDnsServer
 // (faults included): timeouts are immediate, REFUSED outside the world's zones.
 std::unique_ptr<Resolver> make_world_resolver(const world::World& world);
+
+// How many CNAME hops a lookup follows before it gives up with SERVFAIL (a loop or an
+// absurd chain; RFC 1034 §3.6.2 asks resolvers to catch loops).
+inline constexpr int kMaxCnameChain = 8;
+
+// The lookup make_world_resolver's resolvers do, as a plain function (the caller keeps the
+// world stable for the call; the FakeDnsServer holds its lock around it).
+Answer resolve_in_world(const world::World& world, std::string_view name, RrType type);
+
+// A Resolver that queries a DNS server over the wire (the FakeDnsServer): UDP first, TCP
+// when the answer comes back with TC=1 (RFC 7766 §5; sets Answer::truncated_udp). RCODEs
+// map to DnsStatus; no answer within `timeout` (per attempt) → DnsStatus::timeout. CNAME
+// chains the server could not finish are followed by re-querying (bounded by
+// kMaxCnameChain). Thread-safe: each query uses its own sockets. `address` must be a
+// loopback address (127.0.0.0/8 or ::1): the world is sealed, so anything else throws
+// std::invalid_argument.
+std::unique_ptr<Resolver> make_wire_resolver(std::string address, std::uint16_t port,
+                                             std::chrono::milliseconds timeout =
+                                                 std::chrono::milliseconds(2000));
 
 }  // namespace mailsim::dns

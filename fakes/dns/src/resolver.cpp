@@ -1,0 +1,107 @@
+// The in-process resolver: the FakeDnsServer's semantics without a socket, for unit tests
+// and for checks that run inside the harness process.
+#include "mailsim/dns/resolver.hpp"
+
+#include <fmt/core.h>
+
+#include "mailsim/world/world.hpp"
+
+namespace mailsim::dns {
+
+std::string_view to_string(DnsStatus status) {
+  switch (status) {
+    case DnsStatus::ok: return "NOERROR";
+    case DnsStatus::nxdomain: return "NXDOMAIN";
+    case DnsStatus::nodata: return "NODATA";
+    case DnsStatus::servfail: return "SERVFAIL";
+    case DnsStatus::refused: return "REFUSED";
+    case DnsStatus::timeout: return "TIMEOUT";
+    case DnsStatus::formerr: return "FORMERR";
+  }
+  return "?";
+}
+
+std::vector<Record> Answer::of_type(RrType type) const {
+  std::vector<Record> out;
+  for (const auto& r : records)
+    if (r.type == type) out.push_back(r);
+  return out;
+}
+
+std::string Answer::summary() const {
+  // The CNAME chain is shown even when the lookup failed after it: "CNAME a.example.org.,
+  // NXDOMAIN" tells the reader where the chain broke.
+  std::string out;
+  for (const auto& r : records) {
+    if (!out.empty()) out += ", ";
+    out += fmt::format("{} {}", world::to_string(r.type), r.rdata_presentation());
+  }
+  if (status != DnsStatus::ok) {
+    if (!out.empty()) out += ", ";
+    out += to_string(status);
+  }
+  if (truncated_udp) out += " (TC over UDP, retried over TCP)";
+  return out;
+}
+
+namespace {
+
+class WorldResolver final : public Resolver {
+ public:
+  explicit WorldResolver(const world::World& world) : world_(world) {}
+
+  Answer query(std::string_view name, RrType type) override {
+    return resolve_in_world(world_, name, type);
+  }
+
+ private:
+  const world::World& world_;
+};
+
+}  // namespace
+
+Answer resolve_in_world(const world::World& world, std::string_view name, RrType type) {
+  Answer answer;
+  std::string current = world::canonical_name(name);
+  // A bounded chase: RFC 1034 §3.6.2 says chains should be rare and loops must be caught;
+  // resolvers give up after a handful of hops and report SERVFAIL.
+  for (int hop = 0; hop <= kMaxCnameChain; ++hop) {
+    if (!world.zone_for(current)) {
+      // Outside the sealed world: the fake DNS is authoritative-only and never recurses.
+      answer.status = DnsStatus::refused;
+      return answer;
+    }
+    if (auto fault = world.fault_for(current, type)) {
+      switch (*fault) {
+        case world::DnsFaultKind::servfail: answer.status = DnsStatus::servfail; return answer;
+        case world::DnsFaultKind::timeout: answer.status = DnsStatus::timeout; return answer;
+        case world::DnsFaultKind::refused: answer.status = DnsStatus::refused; return answer;
+        case world::DnsFaultKind::truncate: break;  // only means something over UDP
+      }
+    }
+    auto found = world.find(current, type);
+    if (!found.empty()) {
+      for (auto& r : found) answer.records.push_back(std::move(r));
+      answer.status = DnsStatus::ok;
+      return answer;
+    }
+    // RFC 1034 §4.3.2 step 3a: a CNAME at the name restarts the lookup at its target
+    // (except for a CNAME query, answered above).
+    auto alias = world.find(current, RrType::CNAME);
+    if (alias.empty()) {
+      // RFC 8020: a name with records below it (an empty non-terminal) exists: NODATA.
+      answer.status = world.name_exists(current) ? DnsStatus::nodata : DnsStatus::nxdomain;
+      return answer;
+    }
+    current = alias.front().value;
+    answer.records.push_back(std::move(alias.front()));
+  }
+  answer.status = DnsStatus::servfail;  // a CNAME loop or an over-long chain
+  return answer;
+}
+
+std::unique_ptr<Resolver> make_world_resolver(const world::World& world) {
+  return std::make_unique<WorldResolver>(world);
+}
+
+}  // namespace mailsim::dns
