@@ -29,7 +29,8 @@ struct Breakage {
 struct BreakageParam {
   std::string name;
   std::string description;
-  std::string default_value;  // "" = required
+  std::string default_value;  // "" = required (unless `optional`)
+  bool optional = false;      // may be omitted even though its default is ""
 };
 
 // The catalogue entry of one breakage.

@@ -51,6 +51,9 @@ struct Host {
   // Egress policy: outbound TCP to these ports is dropped by the "hosting provider"
   // (the guide's §1 warns that many VPS providers block port 25).
   std::set<std::uint16_t> blocked_egress_ports;
+  // Whether the host offers STARTTLS as a server and uses it as a client (RFC 3207).
+  // `tls.off` clears it: a setup whose certificate step (guide §5) never happened.
+  bool starttls = true;
   bool operator==(const Host&) const = default;
 };
 
