@@ -67,6 +67,9 @@ struct Endpoint {
   std::uint16_t port = 0;
 };
 using ListenFn = std::function<Endpoint(std::string_view, std::uint16_t)>;
+// The virtual address behind a wire address a peer connected from ("127.3.0.9" →
+// "209.85.220.41"), so the SUT logs and checks what a real server would see.
+using VirtualFn = std::function<std::string(std::string_view)>;
 
 // TLS material of a run (the per-run test CA of fakes/smtp). Empty = no TLS available.
 struct TlsMaterial {
@@ -83,7 +86,11 @@ struct SutContext {
   std::string host_name;                // the SUT's host, e.g. "mx.nodeseek.com" (HELO)
   DialFn dial;
   ListenFn listen;
+  VirtualFn virtual_for;                // empty = peers are logged with their wire address
   TlsMaterial tls;
+  // Outbound STARTTLS when the receiver offers it (RFC 3207). False models a setup with
+  // TLS switched off (a regression seen in poste.io 2.4.7, posteio.md).
+  bool starttls = true;
   SimClock* clock = nullptr;
   std::uint64_t seed = 1;               // keys and ids derive from it
   // Real-time bound of one SMTP read or connect (explicit timeouts on every read).

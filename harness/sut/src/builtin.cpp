@@ -1,0 +1,801 @@
+// The builtin SUT: submission with DKIM signing, a queue on the simulated clock, MX lookup
+// through the injected Resolver, delivery over SMTP with opportunistic STARTTLS, and an
+// inbound MX storing mail for its domains. Modelled on poste.io's Haraka pipeline
+// (../shared/reference/posteio.md "Outbound path").
+#include "builtin.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <ctime>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <utility>  // before Boost 1.74 awaitable.hpp, which needs std::exchange
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <fmt/core.h>
+
+#include "builtin_io.hpp"
+#include "mailsim/auth/dkim.hpp"
+
+namespace mailsim::sut {
+
+namespace asio = boost::asio;
+using detail::SmtpStream;
+using detail::tcp;
+
+namespace {
+
+std::uint64_t fnv1a(std::string_view text, std::uint64_t seed) {
+  std::uint64_t h = 1469598103934665603ULL ^ seed;
+  for (unsigned char c : text) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+std::string lower(std::string_view text) {
+  std::string out(text);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string domain_of(std::string_view address) {
+  auto at = address.rfind('@');
+  return at == std::string_view::npos ? std::string{} : lower(address.substr(at + 1));
+}
+
+// "MAIL FROM:<a@b> SIZE=10" → "a@b"; nullopt when there are no angle brackets.
+std::optional<std::string> path_argument(std::string_view line) {
+  auto open = line.find('<');
+  auto close = line.find('>', open == std::string_view::npos ? 0 : open);
+  if (open == std::string_view::npos || close == std::string_view::npos) return std::nullopt;
+  return std::string(line.substr(open + 1, close - open - 1));
+}
+
+bool starts_with_ci(std::string_view text, std::string_view prefix) {
+  if (text.size() < prefix.size()) return false;
+  for (std::size_t i = 0; i < prefix.size(); ++i)
+    if (std::toupper(static_cast<unsigned char>(text[i])) !=
+        std::toupper(static_cast<unsigned char>(prefix[i])))
+      return false;
+  return true;
+}
+
+bool offers(const smtp::Reply& ehlo, std::string_view keyword) {
+  // EHLO keywords are the first word of each line after the greeting line (RFC 5321 §4.1.1.1).
+  for (std::size_t i = 1; i < ehlo.lines.size(); ++i)
+    if (starts_with_ci(ehlo.lines[i], keyword) &&
+        (ehlo.lines[i].size() == keyword.size() || ehlo.lines[i][keyword.size()] == ' '))
+      return true;
+  return false;
+}
+
+// One target of a delivery: an exchange and one of its addresses.
+struct Target {
+  std::string mx_host;
+  std::string address;
+};
+
+// The outcome of MX resolution (RFC 5321 §5.1).
+struct Resolution {
+  std::vector<Target> targets;
+  std::optional<AttemptOutcome> failure;  // bounced (no such domain, null MX) or deferred
+  std::string detail;
+};
+
+struct Job {
+  std::string id;
+  std::string mail_from;
+  std::string domain;
+  std::vector<std::string> recipients;
+  std::string data;  // signed, CRLF
+  int tries = 0;
+  std::int64_t next_at = 0;
+  SubmissionState state = SubmissionState::queued;
+  std::vector<DeliveryAttempt> attempts;
+};
+
+class BuiltinSut final : public Sut {
+ public:
+  ~BuiltinSut() override { stop(); }
+  std::string kind() const override { return "builtin"; }
+
+  void start(const SutContext& context) override {
+    if (started_) throw SutError("builtin SUT: start() called twice");
+    if (!context.resolver) throw SutError("builtin SUT: the context has no resolver");
+    if (!context.clock) throw SutError("builtin SUT: the context has no simulated clock");
+    if (!context.dial || !context.listen)
+      throw SutError("builtin SUT: the context has no fabric (dial/listen)");
+    if (context.host_name.empty()) throw SutError("builtin SUT: the context has no host name");
+    ctx_ = context;
+    timeout_ = std::chrono::milliseconds(ctx_.io_timeout_ms);
+
+    client_tls_ = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_client);
+    client_tls_->set_options(asio::ssl::context::no_sslv2 | asio::ssl::context::no_sslv3 |
+                             asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
+    // Opportunistic TLS as MTAs do by default (RFC 7435): encrypt, do not authenticate.
+    client_tls_->set_verify_mode(asio::ssl::verify_none);
+    if (!ctx_.tls.server_cert_pem.empty() && !ctx_.tls.server_key_pem.empty()) {
+      server_tls_ = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+      server_tls_->use_certificate_chain(
+          asio::buffer(ctx_.tls.server_cert_pem.data(), ctx_.tls.server_cert_pem.size()));
+      server_tls_->use_private_key(
+          asio::buffer(ctx_.tls.server_key_pem.data(), ctx_.tls.server_key_pem.size()),
+          asio::ssl::context::pem);
+    }
+
+    Endpoint where = ctx_.listen(ctx_.host_name, 25);
+    boost::system::error_code ec;
+    auto address = asio::ip::make_address(where.address, ec);
+    if (ec) throw SutError(fmt::format("builtin SUT: bad listen address '{}'", where.address));
+    acceptor_ = std::make_unique<tcp::acceptor>(inbound_);
+    tcp::endpoint endpoint(address, where.port);
+    acceptor_->open(endpoint.protocol());
+    acceptor_->set_option(tcp::acceptor::reuse_address(true));
+    acceptor_->bind(endpoint, ec);
+    if (ec)
+      throw SutError(fmt::format("builtin SUT: cannot listen on {}:{} for {}:25: {}",
+                                 where.address, where.port, ctx_.host_name, ec.message()));
+    acceptor_->listen();
+    asio::co_spawn(inbound_, accept_loop(), asio::detached);
+    inbound_thread_ = std::thread([this] { inbound_.run(); });
+    started_ = true;
+    log(fmt::format("started: {} inbound MX on {}:{} (virtual port 25)", ctx_.host_name,
+                    where.address, where.port));
+  }
+
+  ProvisionResult provision(const DomainSpec& spec) override {
+    require_started("provision");
+    std::string domain = lower(spec.domain);
+    if (domain.empty()) throw SutError("builtin SUT: provision() needs a domain");
+    std::lock_guard lock(mutex_);
+    for (const auto& mailbox : spec.mailboxes) {
+      if (domain_of(mailbox) != domain)
+        throw SutError(fmt::format("builtin SUT: mailbox '{}' is not in domain '{}'", mailbox,
+                                   domain));
+      mailboxes_[lower(mailbox)];
+    }
+    std::string selector = spec.dkim_selector.empty()
+                               ? builtin_selector(domain, ctx_.seed, ctx_.clock->now())
+                               : spec.dkim_selector;
+    // poste.io generates the key on the server (guide §6); we derive it from the run seed
+    // so two runs publish the same record.
+    auth::DkimKey key = auth::generate_dkim_key(domain, selector, fnv1a(domain, ctx_.seed),
+                                                spec.dkim_bits);
+    DkimPublication pub{domain, selector, selector + "._domainkey." + domain, key.public_txt,
+                        key.algorithm, key.bits};
+    keys_[domain] = std::move(key);
+    log(fmt::format("provisioned {} ({} mailboxes), DKIM selector {} ({}-bit {})", domain,
+                    spec.mailboxes.size(), selector, pub.bits, pub.algorithm));
+    return ProvisionResult{{pub}};
+  }
+
+  std::string submit(const Submission& submission) override {
+    require_started("submit");
+    if (submission.envelope.rcpt_to.empty())
+      throw SutError("builtin SUT: a submission needs at least one recipient");
+    std::string data = detail::to_crlf(submission.data);
+    std::lock_guard lock(mutex_);
+    std::string id = fmt::format("{:08X}{:04X}", static_cast<std::uint32_t>(fnv1a("q", ctx_.seed)),
+                                 ++submissions_);
+    data = complete_headers(data, id);
+    data = dkim_sign(data);
+    // One queue entry per recipient domain, as every MTA splits a message by next hop.
+    std::map<std::string, std::vector<std::string>> by_domain;
+    for (const auto& rcpt : submission.envelope.rcpt_to) by_domain[domain_of(rcpt)].push_back(rcpt);
+    for (auto& [domain, rcpts] : by_domain) {
+      Job job;
+      job.id = id;
+      job.mail_from = submission.envelope.mail_from;
+      job.domain = domain;
+      job.recipients = rcpts;
+      job.data = data;
+      job.next_at = ctx_.clock->now();
+      jobs_.push_back(std::move(job));
+    }
+    log_locked(fmt::format("{}: queued from <{}> to {} domain(s)", id,
+                           submission.envelope.mail_from, by_domain.size()));
+    return id;
+  }
+
+  void run_queue(const std::atomic<bool>* cancel) override {
+    require_started("run_queue");
+    for (;;) {
+      if (cancel && cancel->load()) {
+        log("queue run cancelled");
+        return;
+      }
+      Job* due = nullptr;
+      {
+        std::lock_guard lock(mutex_);
+        for (auto& job : jobs_)
+          if (job.state == SubmissionState::queued && (!due || job.next_at < due->next_at))
+            due = &job;
+      }
+      if (!due) return;
+      // Deferrals cost no real time: jump the simulated clock to the next retry.
+      if (due->next_at > ctx_.clock->now()) ctx_.clock->set(due->next_at);
+      attempt(*due);
+    }
+  }
+
+  SubmissionStatus status(std::string_view id) const override {
+    std::lock_guard lock(mutex_);
+    SubmissionStatus out;
+    out.id = std::string(id);
+    bool found = false;
+    // Worst state across the recipient domains: a bounce anywhere is what the sender sees.
+    auto rank = [](SubmissionState s) {
+      switch (s) {
+        case SubmissionState::delivered: return 0;
+        case SubmissionState::queued: return 1;
+        case SubmissionState::deferred: return 2;
+        case SubmissionState::failed: return 3;
+        case SubmissionState::bounced: return 4;
+      }
+      return 0;
+    };
+    for (const auto& job : jobs_) {
+      if (job.id != id) continue;
+      if (!found || rank(job.state) > rank(out.state)) out.state = job.state;
+      found = true;
+      out.attempts.insert(out.attempts.end(), job.attempts.begin(), job.attempts.end());
+    }
+    if (!found) throw SutError(fmt::format("builtin SUT: no submission '{}'", id));
+    return out;
+  }
+
+  std::vector<StoredMessage> mailbox(std::string_view address) const override {
+    std::lock_guard lock(mutex_);
+    auto it = mailboxes_.find(lower(address));
+    if (it == mailboxes_.end())
+      throw SutError(fmt::format("builtin SUT: no mailbox '{}'", address));
+    return it->second;
+  }
+
+  std::vector<std::string> logs() const override {
+    std::lock_guard lock(mutex_);
+    return logs_;
+  }
+
+  void stop() override {
+    if (!started_) return;
+    started_ = false;
+    inbound_.stop();
+    if (inbound_thread_.joinable()) inbound_thread_.join();
+    boost::system::error_code ignored;
+    if (acceptor_) acceptor_->close(ignored);
+    log("stopped");
+  }
+
+ private:
+  void require_started(std::string_view what) const {
+    if (!started_) throw SutError(fmt::format("builtin SUT: {}() before start()", what));
+  }
+
+  void log(std::string line) {
+    std::lock_guard lock(mutex_);
+    log_locked(std::move(line));
+  }
+  void log_locked(std::string line) {
+    logs_.push_back(fmt::format("[t+{}s] {}", ctx_.clock ? ctx_.clock->now() - start_time() : 0,
+                                line));
+  }
+  std::int64_t start_time() const { return SimClock::kEpoch; }
+
+  // Haraka/poste.io add a Date and Message-ID to submitted mail that lacks them; Gmail
+  // rejects mail without a valid Message-ID (providers.md, RFC 5322 §3.6.4).
+  std::string complete_headers(const std::string& data, const std::string& id) {
+    auto message = auth::Message::parse(data);
+    std::string extra;
+    if (!message.find("Date"))
+      extra += "Date: " + rfc5322_date(ctx_.clock->now()) + "\r\n";
+    if (!message.find("Message-ID"))
+      extra += fmt::format("Message-ID: <{}@{}>\r\n", id, ctx_.host_name);
+    return extra + data;
+  }
+
+  // Signs for the From-header domain when we hold its key (haraka-plugin-dkim signs
+  // relayed mail for the From domain, posteio.md).
+  std::string dkim_sign(const std::string& data) {
+    auto message = auth::Message::parse(data);
+    std::string domain = message.from_domain();
+    auto it = keys_.find(domain);
+    if (it == keys_.end()) {
+      log_locked(fmt::format("dkim: no key for From domain '{}', not signed", domain));
+      return data;
+    }
+    auth::DkimSignOptions options;
+    options.now = ctx_.clock->now();
+    std::string header = auth::sign_dkim(message, it->second, options);
+    log_locked(fmt::format("dkim: signed for {} with selector {}", domain, it->second.selector));
+    return header + data;
+  }
+
+  Resolution resolve(const std::string& domain) {
+    Resolution out;
+    dns::Answer mx = ctx_.resolver->query(domain, dns::RrType::MX);
+    std::vector<dns::Record> exchanges;
+    if (mx.ok()) {
+      exchanges = mx.of_type(dns::RrType::MX);
+      // Lowest preference first; equal preferences in name order, so runs are stable
+      // (RFC 5321 §5.1 lets us pick any order among equals).
+      std::stable_sort(exchanges.begin(), exchanges.end(), [](const auto& a, const auto& b) {
+        return a.preference != b.preference ? a.preference < b.preference : a.value < b.value;
+      });
+      // RFC 7505 null MX: "." — the domain accepts no mail.
+      if (exchanges.size() == 1 && (exchanges[0].value.empty() || exchanges[0].value == ".")) {
+        out.failure = AttemptOutcome::bounced;
+        out.detail = fmt::format("{} publishes a null MX (RFC 7505): it accepts no mail", domain);
+        return out;
+      }
+    } else if (mx.status == dns::DnsStatus::nodata) {
+      // RFC 5321 §5.1: no MX → the domain itself is the implicit MX (A fallback).
+      dns::Record implicit;
+      implicit.value = domain;
+      exchanges.push_back(implicit);
+    } else if (mx.status == dns::DnsStatus::nxdomain) {
+      out.failure = AttemptOutcome::bounced;
+      out.detail = fmt::format("MX {}: NXDOMAIN, the domain does not exist", domain);
+      return out;
+    } else {
+      out.failure = AttemptOutcome::deferred;
+      out.detail = fmt::format("MX {}: {}", domain, mx.summary());
+      return out;
+    }
+    std::vector<std::string> misses;
+    for (const auto& exchange : exchanges) {
+      dns::Answer a = ctx_.resolver->query(exchange.value, dns::RrType::A);
+      if (!a.ok()) {
+        misses.push_back(fmt::format("A {}: {}", exchange.value, a.summary()));
+        continue;
+      }
+      for (const auto& rec : a.of_type(dns::RrType::A)) out.targets.push_back({exchange.value, rec.value});
+    }
+    if (out.targets.empty()) {
+      out.failure = AttemptOutcome::deferred;
+      std::string joined;
+      for (const auto& m : misses) joined += (joined.empty() ? "" : "; ") + m;
+      out.detail = fmt::format("no address for any MX of {} ({})", domain, joined);
+    }
+    return out;
+  }
+
+  void attempt(Job& job) {
+    DeliveryAttempt a;
+    a.submission_id = job.id;
+    a.recipient_domain = job.domain;
+    a.recipients = job.recipients;
+    a.try_number = ++job.tries;
+    a.at = ctx_.clock->now();
+    const bool last_try = job.tries > static_cast<int>(builtin_retry_delays().size());
+
+    Resolution resolution = resolve(job.domain);
+    if (resolution.failure) {
+      a.outcome = *resolution.failure;
+      a.detail = resolution.detail;
+    } else {
+      bool decided = false;
+      for (const auto& target : resolution.targets) {
+        a.mx_host = target.mx_host;
+        a.address = target.address;
+        a.transcript.clear();
+        a.tls = false;
+        a.connected = false;
+        decided = deliver_to(target, job, a);
+        if (decided) break;
+      }
+      if (!decided) {
+        a.outcome = AttemptOutcome::deferred;
+        a.detail = fmt::format("could not connect to any MX of {}: {}", job.domain,
+                               a.connect_error);
+      }
+    }
+    if (a.outcome == AttemptOutcome::deferred && last_try) {
+      a.detail += fmt::format(" (gave up after {} tries)", job.tries);
+      if (!a.connected) a.outcome = AttemptOutcome::unreachable;
+    }
+    std::lock_guard lock(mutex_);
+    switch (a.outcome) {
+      case AttemptOutcome::delivered: job.state = SubmissionState::delivered; break;
+      case AttemptOutcome::bounced: job.state = SubmissionState::bounced; break;
+      case AttemptOutcome::unreachable: job.state = SubmissionState::failed; break;
+      case AttemptOutcome::deferred:
+        if (last_try) {
+          job.state = SubmissionState::deferred;
+        } else {
+          job.next_at = ctx_.clock->now() + builtin_retry_delays()[job.tries - 1];
+        }
+        break;
+    }
+    log_locked(fmt::format("{}: try {} to {} via {} [{}]: {} — {}", job.id, a.try_number,
+                           job.domain, a.mx_host.empty() ? "-" : a.mx_host,
+                           a.address.empty() ? "-" : a.address, to_string(a.outcome), a.detail));
+    job.attempts.push_back(std::move(a));
+  }
+
+  // Connects and runs one dialogue. Returns false when the connection could not be made
+  // (the caller tries the next address); true when a reply decided the attempt.
+  bool deliver_to(const Target& target, const Job& job, DeliveryAttempt& a) {
+    Route route = ctx_.dial(ctx_.host_name, target.address, 25);
+    if (!route.ok) {
+      a.connect_error = route.error;
+      return false;
+    }
+    asio::io_context io;
+    bool decided = false;
+    std::exception_ptr failure;
+    asio::co_spawn(io, dialogue(io, route, target, job, a, decided),
+                   [&](std::exception_ptr e) { failure = e; });
+    io.run();
+    if (failure) {
+      try {
+        std::rethrow_exception(failure);
+      } catch (const std::exception& e) {
+        if (!a.connected) {
+          a.connect_error = e.what();
+          return false;
+        }
+        // Lost mid-dialogue: temporary, the queue retries (RFC 5321 §4.5.4.1).
+        a.outcome = AttemptOutcome::deferred;
+        a.detail = fmt::format("connection to {} [{}] failed during the dialogue: {}",
+                               target.mx_host, target.address, e.what());
+        return true;
+      }
+    }
+    return decided;
+  }
+
+  asio::awaitable<void> dialogue(asio::io_context& io, Route route, Target target,
+                                 const Job& job, DeliveryAttempt& a, bool& decided) {
+    tcp::socket socket(io);
+    boost::system::error_code ec;
+    tcp::endpoint remote(asio::ip::make_address(route.wire_address), route.wire_port);
+    socket.open(remote.protocol());
+    if (!route.local_address.empty()) {
+      socket.bind(tcp::endpoint(asio::ip::make_address(route.local_address), 0), ec);
+      if (ec)
+        throw std::runtime_error(
+            fmt::format("cannot bind to {}: {}", route.local_address, ec.message()));
+    }
+    SmtpStream stream(std::move(socket), timeout_);
+    {
+      asio::steady_timer timer(io);
+      timer.expires_after(timeout_);
+      bool timed_out = false;
+      timer.async_wait([&](const boost::system::error_code& e) {
+        if (!e) {
+          timed_out = true;
+          stream.close();
+        }
+      });
+      co_await stream.socket().async_connect(remote,
+                                             asio::redirect_error(asio::use_awaitable, ec));
+      timer.cancel();
+      if (timed_out) throw std::runtime_error("connection timed out");
+      if (ec == asio::error::connection_refused) throw std::runtime_error("connection refused");
+      if (ec) throw std::runtime_error(fmt::format("connect failed: {}", ec.message()));
+    }
+    a.connected = true;
+    a.connect_error.clear();
+
+    auto decide = [&](const smtp::Reply& reply, std::string_view stage) {
+      a.final_reply = reply;
+      decided = true;
+      if (reply.positive()) {
+        a.outcome = AttemptOutcome::delivered;
+        a.detail = fmt::format("{} accepted the message: {}", target.mx_host, reply.summary());
+      } else if (reply.transient()) {
+        a.outcome = AttemptOutcome::deferred;
+        a.detail = fmt::format("{} deferred at {}: {}", target.mx_host, stage, reply.summary());
+      } else {
+        a.outcome = AttemptOutcome::bounced;
+        a.detail = fmt::format("{} rejected at {}: {}", target.mx_host, stage, reply.summary());
+      }
+    };
+    auto command = [&](std::string line) -> asio::awaitable<smtp::Reply> {
+      co_await stream.write(line + "\r\n");
+      smtp::Reply reply = co_await stream.read_reply();
+      a.transcript.push_back({std::move(line), reply});
+      co_return reply;
+    };
+
+    smtp::Reply greeting = co_await stream.read_reply();
+    a.transcript.push_back({"<connect>", greeting});
+    if (!greeting.positive()) {
+      decide(greeting, "connect");
+      co_await quit(stream, a);
+      co_return;
+    }
+    smtp::Reply ehlo = co_await command("EHLO " + ctx_.host_name);
+    if (ehlo.permanent()) ehlo = co_await command("HELO " + ctx_.host_name);  // RFC 5321 §4.1.4
+    if (!ehlo.positive()) {
+      decide(ehlo, "EHLO");
+      co_await quit(stream, a);
+      co_return;
+    }
+    if (ctx_.starttls && offers(ehlo, "STARTTLS")) {
+      smtp::Reply ready = co_await command("STARTTLS");
+      if (ready.code == 220) {
+        co_await stream.start_tls(*client_tls_, true, target.mx_host);
+        a.tls = true;
+        // RFC 3207 §4.2: all knowledge from before TLS is discarded; EHLO again.
+        ehlo = co_await command("EHLO " + ctx_.host_name);
+        if (!ehlo.positive()) {
+          decide(ehlo, "EHLO");
+          co_await quit(stream, a);
+          co_return;
+        }
+      }
+    }
+    smtp::Reply mail = co_await command("MAIL FROM:<" + job.mail_from + ">");
+    if (!mail.positive()) {
+      decide(mail, "MAIL FROM");
+      co_await quit(stream, a);
+      co_return;
+    }
+    smtp::Reply last_rcpt;
+    int accepted = 0;
+    for (const auto& rcpt : job.recipients) {
+      last_rcpt = co_await command("RCPT TO:<" + rcpt + ">");
+      if (last_rcpt.positive()) ++accepted;
+    }
+    if (accepted == 0) {
+      decide(last_rcpt, "RCPT TO");
+      co_await quit(stream, a);
+      co_return;
+    }
+    smtp::Reply go = co_await command("DATA");
+    if (go.code != 354) {
+      decide(go, "DATA");
+      co_await quit(stream, a);
+      co_return;
+    }
+    co_await stream.write(detail::dot_stuff(job.data));
+    smtp::Reply done = co_await stream.read_reply();
+    a.transcript.push_back({".", done});
+    decide(done, "end of DATA");
+    co_await quit(stream, a);
+  }
+
+  asio::awaitable<void> quit(SmtpStream& stream, DeliveryAttempt& a) {
+    // Best effort: the outcome is already decided, a peer that hangs up is fine.
+    try {
+      co_await stream.write("QUIT\r\n");
+      smtp::Reply bye = co_await stream.read_reply();
+      a.transcript.push_back({"QUIT", bye});
+    } catch (const std::exception&) {
+    }
+    stream.close();
+  }
+
+  // ---- inbound MX ---------------------------------------------------------------------
+
+  asio::awaitable<void> accept_loop() {
+    for (;;) {
+      boost::system::error_code ec;
+      tcp::socket socket = co_await acceptor_->async_accept(
+          asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) co_return;  // closed by stop()
+      asio::co_spawn(inbound_, session(std::move(socket)), asio::detached);
+    }
+  }
+
+  asio::awaitable<void> session(tcp::socket socket) {
+    boost::system::error_code ec;
+    auto peer = socket.remote_endpoint(ec);
+    std::string client_ip = ec ? std::string("unknown") : peer.address().to_string();
+    if (ctx_.virtual_for) {
+      std::string v = ctx_.virtual_for(client_ip);
+      if (!v.empty()) client_ip = v;
+    }
+    SmtpStream stream(std::move(socket), timeout_);
+    try {
+      co_await serve(stream, client_ip);
+    } catch (const std::exception& e) {
+      log(fmt::format("inbound from {}: {}", client_ip, e.what()));
+    }
+    stream.close();
+  }
+
+  asio::awaitable<void> serve(SmtpStream& stream, const std::string& client_ip) {
+    auto send = [&](int code, std::string_view enhanced, std::string_view text) {
+      return stream.write(smtp::make_reply(code, enhanced, text).wire());
+    };
+    co_await stream.write(
+        smtp::make_reply(220, "", ctx_.host_name + " ESMTP mailsim builtin").wire());
+    std::string helo;
+    std::optional<std::string> mail_from;
+    std::vector<std::string> rcpts;
+    int errors = 0;
+    for (;;) {
+      std::string line = co_await stream.read_line();
+      if (errors >= 10) {
+        co_await send(421, "4.7.0", "too many errors, closing");
+        co_return;
+      }
+      if (starts_with_ci(line, "EHLO ") || starts_with_ci(line, "HELO ")) {
+        helo = line.substr(5);
+        mail_from.reset();
+        rcpts.clear();
+        if (starts_with_ci(line, "HELO ")) {
+          co_await send(250, "", ctx_.host_name);
+        } else {
+          std::string text = ctx_.host_name + "\nPIPELINING\nSIZE " +
+                             std::to_string(detail::kMaxMessage) + "\n8BITMIME\nENHANCEDSTATUSCODES";
+          if (server_tls_ && !stream.tls()) text += "\nSTARTTLS";
+          co_await stream.write(smtp::make_reply(250, "", text).wire());
+        }
+      } else if (starts_with_ci(line, "STARTTLS")) {
+        if (!server_tls_ || stream.tls()) {
+          ++errors;
+          co_await send(502, "5.5.1", "STARTTLS not available");
+          continue;
+        }
+        co_await send(220, "2.0.0", "Ready to start TLS");
+        co_await stream.start_tls(*server_tls_, false, {});
+        helo.clear();  // RFC 3207 §4.2: the client must EHLO again
+        mail_from.reset();
+        rcpts.clear();
+      } else if (starts_with_ci(line, "MAIL FROM:")) {
+        auto path = path_argument(line);
+        if (helo.empty()) {
+          ++errors;
+          co_await send(503, "5.5.1", "EHLO first");
+        } else if (!path) {
+          ++errors;
+          co_await send(501, "5.5.4", "Syntax: MAIL FROM:<address>");
+        } else {
+          mail_from = *path;
+          rcpts.clear();
+          co_await send(250, "2.1.0", "Ok");
+        }
+      } else if (starts_with_ci(line, "RCPT TO:")) {
+        auto path = path_argument(line);
+        if (!mail_from) {
+          ++errors;
+          co_await send(503, "5.5.1", "MAIL first");
+          continue;
+        }
+        if (!path) {
+          ++errors;
+          co_await send(501, "5.5.4", "Syntax: RCPT TO:<address>");
+          continue;
+        }
+        std::string rcpt = lower(*path);
+        bool known_mailbox = false;
+        bool our_domain = false;
+        {
+          std::lock_guard lock(mutex_);
+          known_mailbox = mailboxes_.count(rcpt) > 0;
+          our_domain = keys_.count(domain_of(rcpt)) > 0;
+        }
+        if (known_mailbox) {
+          rcpts.push_back(rcpt);
+          co_await send(250, "2.1.5", "Ok");
+        } else if (our_domain) {
+          co_await send(550, "5.1.1", "<" + rcpt + ">: Recipient address rejected: no such user");
+        } else {
+          // Not an open relay: only authenticated submission may send elsewhere.
+          co_await send(554, "5.7.1", "<" + rcpt + ">: Relay access denied");
+        }
+      } else if (starts_with_ci(line, "DATA")) {
+        if (rcpts.empty()) {
+          ++errors;
+          co_await send(503, "5.5.1", "RCPT first");
+          continue;
+        }
+        co_await send(354, "", "End data with <CR><LF>.<CR><LF>");
+        std::string data;
+        bool too_big = false;
+        for (;;) {
+          std::string text = co_await stream.read_line(1002);  // RFC 5321 §4.5.3.1.6
+          if (text == ".") break;
+          if (!text.empty() && text[0] == '.') text.erase(0, 1);  // RFC 5321 §4.5.2
+          if (data.size() + text.size() + 2 > detail::kMaxMessage) too_big = true;
+          if (!too_big) data += text + "\r\n";
+        }
+        if (too_big) {
+          co_await send(552, "5.3.4", "Message size exceeds fixed limit");
+        } else {
+          store(client_ip, helo, stream.tls(), *mail_from, rcpts, data);
+          co_await send(250, "2.0.0", "Ok: queued");
+        }
+        mail_from.reset();
+        rcpts.clear();
+      } else if (starts_with_ci(line, "RSET")) {
+        mail_from.reset();
+        rcpts.clear();
+        co_await send(250, "2.0.0", "Ok");
+      } else if (starts_with_ci(line, "NOOP")) {
+        co_await send(250, "2.0.0", "Ok");
+      } else if (starts_with_ci(line, "QUIT")) {
+        co_await send(221, "2.0.0", "Bye");
+        co_return;
+      } else {
+        ++errors;
+        co_await send(500, "5.5.2", "Error: command not recognized");
+      }
+    }
+  }
+
+  void store(const std::string& client_ip, const std::string& helo, bool tls,
+             const std::string& mail_from, const std::vector<std::string>& rcpts,
+             const std::string& data) {
+    std::lock_guard lock(mutex_);
+    std::int64_t now = ctx_.clock->now();
+    // RFC 5321 §4.4: the receiving server prepends a Received: trace field.
+    std::string received = fmt::format("Received: from {} ({})\r\n\tby {} with {}; {}\r\n", helo,
+                                       client_ip, ctx_.host_name, tls ? "ESMTPS" : "ESMTP",
+                                       rfc5322_date(now));
+    for (const auto& rcpt : rcpts) {
+      StoredMessage m;
+      m.mailbox = rcpt;
+      m.client_ip = client_ip;
+      m.helo = helo;
+      m.tls = tls;
+      m.envelope.mail_from = mail_from;
+      m.envelope.rcpt_to = rcpts;
+      m.data = received + data;
+      m.at = now;
+      mailboxes_[rcpt].push_back(std::move(m));
+    }
+    log_locked(fmt::format("inbound: from {} [{}] <{}> to {} recipient(s){}", helo, client_ip,
+                           mail_from, rcpts.size(), tls ? " over TLS" : ""));
+  }
+
+  SutContext ctx_;
+  std::chrono::milliseconds timeout_{5000};
+  bool started_ = false;
+  mutable std::mutex mutex_;
+  std::map<std::string, auth::DkimKey> keys_;
+  std::map<std::string, std::vector<StoredMessage>> mailboxes_;
+  std::vector<Job> jobs_;  // std::deque semantics not needed: run_queue holds no pointer
+                           // across a push (submit and run_queue are not concurrent).
+  std::uint32_t submissions_ = 0;
+  std::vector<std::string> logs_;
+  std::unique_ptr<asio::ssl::context> client_tls_;
+  std::unique_ptr<asio::ssl::context> server_tls_;
+  asio::io_context inbound_;
+  std::unique_ptr<tcp::acceptor> acceptor_;
+  std::thread inbound_thread_;
+};
+
+}  // namespace
+
+std::unique_ptr<Sut> make_builtin_sut() { return std::make_unique<BuiltinSut>(); }
+
+std::string builtin_selector(std::string_view domain, std::uint64_t seed, std::int64_t now) {
+  std::time_t t = static_cast<std::time_t>(now);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  return fmt::format("s{:04}{:02}{:02}{:03}", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                     fnv1a(domain, seed) % 1000);
+}
+
+std::string rfc5322_date(std::int64_t epoch_seconds) {
+  static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  std::time_t t = static_cast<std::time_t>(epoch_seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  return fmt::format("{}, {:02} {} {:04} {:02}:{:02}:{:02} +0000", kDays[tm.tm_wday], tm.tm_mday,
+                     kMonths[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+const std::vector<std::int64_t>& builtin_retry_delays() {
+  // 5 tries: now, +5 min, +15 min, +30 min, +1 h (short version of Haraka's
+  // temp_fail_intervals; RFC 5321 §4.5.4.1 asks for at least 30 min in real life).
+  static const std::vector<std::int64_t> delays = {300, 900, 1800, 3600};
+  return delays;
+}
+
+}  // namespace mailsim::sut

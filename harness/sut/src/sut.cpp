@@ -1,0 +1,43 @@
+#include "mailsim/sut/sut.hpp"
+
+#include <fmt/core.h>
+
+#include "builtin.hpp"
+
+namespace mailsim::sut {
+
+std::string_view to_string(AttemptOutcome outcome) {
+  switch (outcome) {
+    case AttemptOutcome::delivered: return "delivered";
+    case AttemptOutcome::deferred: return "deferred";
+    case AttemptOutcome::bounced: return "bounced";
+    case AttemptOutcome::unreachable: return "unreachable";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(SubmissionState state) {
+  switch (state) {
+    case SubmissionState::queued: return "queued";
+    case SubmissionState::delivered: return "delivered";
+    case SubmissionState::deferred: return "deferred";
+    case SubmissionState::bounced: return "bounced";
+    case SubmissionState::failed: return "failed";
+  }
+  return "unknown";
+}
+
+const std::vector<std::string>& sut_kinds() {
+  // postfix, haraka and posteio join here as their adapters land (DESIGN.md).
+  static const std::vector<std::string> kinds = {"builtin"};
+  return kinds;
+}
+
+std::unique_ptr<Sut> make_sut(std::string_view kind) {
+  if (kind == "builtin") return make_builtin_sut();
+  std::string choices;
+  for (const auto& k : sut_kinds()) choices += (choices.empty() ? "" : ", ") + k;
+  throw SutError(fmt::format("unknown setup under test '{}' (known: {})", kind, choices));
+}
+
+}  // namespace mailsim::sut
