@@ -150,7 +150,9 @@ class ServerDialogue {
  private:
   void process_line(std::string_view line, DialogueOutput& out);
   void command(std::string_view verb, std::string_view arg, DialogueOutput& out);
+  void data_bytes(std::string_view& bytes, DialogueOutput& out);
   void data_line(std::string_view line, bool crlf, DialogueOutput& out);
+  void append_message(std::string_view bytes);
   void end_of_data(DialogueOutput& out);
   void send(const Reply& reply, DialogueOutput& out);
   void error(const Reply& reply, DialogueOutput& out);
@@ -174,6 +176,8 @@ class ServerDialogue {
   bool message_too_big_ = false;
   bool long_text_line_ = false;
   bool prev_line_crlf_ = true;  // the line before ended in CRLF (for "\r\n.\r\n")
+  bool data_line_flushed_ = false;  // the head of the current (long) DATA line is stored
+  std::size_t data_line_len_ = 0;   // bytes of the current DATA line already stored
   std::size_t message_bytes_ = 0;  // counted even when dropped
   int errors_ = 0;
 };

@@ -1,0 +1,289 @@
+#include "mailsim/smtp/server_dialogue.hpp"
+
+#include <gtest/gtest.h>
+
+#include "mailsim/smtp/status_codes.hpp"
+
+namespace mailsim::smtp {
+namespace {
+
+// Records what the dialogue handed to the policy; rejects chosen stages.
+class RecordingHandler : public SessionHandler {
+ public:
+  std::vector<std::string> messages;
+  std::vector<std::string> rcpts;
+  std::string closed_reason;
+  int tls_calls = 0;
+  std::string reject_rcpt;  // this address gets 550 5.1.1
+  Reply on_rcpt(const SessionContext& ctx, std::string_view to, const EsmtpParams& p) override {
+    if (to == reject_rcpt) return make_reply(550, esc::kBadDestination, "No such user");
+    rcpts.emplace_back(to);
+    return SessionHandler::on_rcpt(ctx, to, p);
+  }
+  Reply on_data_end(const SessionContext& ctx, std::string_view message) override {
+    messages.emplace_back(message);
+    return SessionHandler::on_data_end(ctx, message);
+  }
+  void on_tls(const SessionContext&) override { ++tls_calls; }
+  void on_close(const SessionContext&, std::string_view reason) override {
+    closed_reason = std::string(reason);
+  }
+};
+
+// The reply codes in a pipelined answer, in order.
+std::vector<int> codes(const std::string& wire) {
+  std::vector<int> out;
+  std::size_t pos = 0;
+  while (pos < wire.size()) {
+    auto nl = wire.find("\r\n", pos);
+    std::string line = wire.substr(pos, nl - pos);
+    if (line.size() >= 4 && line[3] == ' ') out.push_back(std::stoi(line.substr(0, 3)));
+    pos = nl + 2;
+  }
+  return out;
+}
+
+struct Fixture : ::testing::Test {
+  RecordingHandler handler;
+  DialogueOptions options;
+  std::unique_ptr<ServerDialogue> dialogue;
+  void open() {
+    dialogue = std::make_unique<ServerDialogue>(handler, options);
+    auto out = dialogue->start("12.34.56.78");
+    ASSERT_EQ(out.reply.substr(0, 4), "220 ");
+  }
+  std::string feed(std::string_view s) { return dialogue->feed(s).reply; }
+};
+
+TEST_F(Fixture, FullTransactionWithDotStuffing) {
+  open();
+  std::string ehlo = feed("EHLO client.example\r\n");
+  EXPECT_NE(ehlo.find("250-PIPELINING"), std::string::npos);
+  EXPECT_NE(ehlo.find("SIZE 10485760"), std::string::npos);
+  EXPECT_NE(ehlo.find("250-8BITMIME"), std::string::npos);
+  EXPECT_NE(ehlo.find("ENHANCEDSTATUSCODES"), std::string::npos);
+  EXPECT_EQ(ehlo.find("STARTTLS"), std::string::npos);  // no TLS context
+  EXPECT_EQ(codes(feed("MAIL FROM:<a@x.test>\r\n")), std::vector<int>{250});
+  EXPECT_EQ(codes(feed("RCPT TO:<b@y.test>\r\n")), std::vector<int>{250});
+  EXPECT_EQ(codes(feed("DATA\r\n")), std::vector<int>{354});
+  EXPECT_EQ(dialogue->state(), DialogueState::data);
+  // Split across feeds, with a stuffed dot line and a lone-dot-looking stuffed line.
+  EXPECT_EQ(feed("Subject: hi\r\n\r\n..leading\r\n"), "");
+  EXPECT_EQ(feed("..\r\nlast\r"), "");
+  auto end = feed("\n.\r\n");
+  EXPECT_EQ(end.substr(0, 10), "250 2.0.0 ");
+  ASSERT_EQ(handler.messages.size(), 1u);
+  EXPECT_EQ(handler.messages[0], "Subject: hi\r\n\r\n.leading\r\n.\r\nlast\r\n");
+  EXPECT_EQ(dialogue->state(), DialogueState::ready);
+  EXPECT_EQ(dialogue->context().messages, 1u);
+  auto out = dialogue->feed("QUIT\r\n");
+  EXPECT_TRUE(out.close);
+  EXPECT_EQ(out.reply.substr(0, 4), "221 ");
+  EXPECT_EQ(handler.closed_reason, "QUIT");
+  const auto& t = dialogue->transcript().str();
+  EXPECT_NE(t.find("C: MAIL FROM:<a@x.test>"), std::string::npos);
+  EXPECT_NE(t.find("S: 221 2.0.0"), std::string::npos);
+}
+
+TEST_F(Fixture, PipelinedBatchRepliesInOrder) {
+  open();
+  handler.reject_rcpt = "nobody@y.test";
+  auto out = feed(
+      "EHLO c\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\nRCPT TO:<nobody@y.test>\r\n"
+      "RCPT TO:<c@y.test>\r\nDATA\r\nbody\r\n.\r\nNOOP\r\nQUIT\r\n");
+  EXPECT_EQ(codes(out), (std::vector<int>{250, 250, 250, 550, 250, 354, 250, 250, 221}));
+  EXPECT_EQ(handler.rcpts, (std::vector<std::string>{"b@y.test", "c@y.test"}));
+  ASSERT_EQ(handler.messages.size(), 1u);
+  EXPECT_EQ(handler.messages[0], "body\r\n");
+  EXPECT_TRUE(dialogue->closed());
+}
+
+TEST_F(Fixture, BadSequencesAndSyntax) {
+  options.max_errors = 100;  // this test makes many errors on purpose
+  open();
+  EXPECT_EQ(feed("MAIL FROM:<a@x.test>\r\n").substr(0, 10), "503 5.5.1 ");
+  EXPECT_EQ(feed("EHLO\r\n").substr(0, 10), "501 5.5.4 ");
+  EXPECT_EQ(codes(feed("HELO c\r\n")), std::vector<int>{250});
+  EXPECT_EQ(feed("RCPT TO:<b@y.test>\r\n").substr(0, 10), "503 5.5.1 ");
+  EXPECT_EQ(feed("DATA\r\n").substr(0, 10), "503 5.5.1 ");
+  EXPECT_EQ(feed("MAIL FROM:a@x.test\r\n").substr(0, 10), "501 5.5.4 ");
+  // ESMTP parameters after HELO are refused (RFC 5321 §4.1.1.11).
+  EXPECT_EQ(feed("MAIL FROM:<a@x.test> SIZE=10\r\n").substr(0, 10), "555 5.5.4 ");
+  EXPECT_EQ(feed("MAIL FROM:<>\r\n").substr(0, 4), "250 ");  // null sender
+  EXPECT_EQ(feed("MAIL FROM:<a@x.test>\r\n").substr(0, 10), "503 5.5.1 ");  // nested
+  EXPECT_EQ(feed("DATA\r\n").substr(0, 10), "554 5.5.1 ");  // no valid recipients
+  EXPECT_EQ(feed("RCPT TO:<not an address>\r\n").substr(0, 10), "501 5.1.3 ");
+  EXPECT_EQ(feed("RCPT TO:<Postmaster>\r\n").substr(0, 4), "250 ");
+  EXPECT_EQ(feed("RSET\r\n").substr(0, 10), "250 2.0.0 ");
+  EXPECT_EQ(dialogue->state(), DialogueState::ready);
+  EXPECT_EQ(feed("FROB\r\n").substr(0, 10), "500 5.5.2 ");
+  EXPECT_EQ(feed("VRFY bob\r\n").substr(0, 10), "252 2.5.0 ");
+  EXPECT_EQ(feed("EXPN list\r\n").substr(0, 10), "502 5.5.1 ");
+  EXPECT_EQ(feed("HELP\r\n").substr(0, 4), "214 ");
+  EXPECT_EQ(feed("NOOP\r\n").substr(0, 10), "250 2.0.0 ");
+  EXPECT_EQ(feed("STARTTLS\r\n").substr(0, 10), "502 5.5.1 ");  // not offered
+}
+
+TEST_F(Fixture, TooManyErrorsCloses) {
+  options.max_errors = 3;
+  open();
+  feed("X\r\nY\r\n");
+  auto out = dialogue->feed("Z\r\nNOOP\r\n");
+  EXPECT_TRUE(out.close);
+  EXPECT_EQ(codes(out.reply), (std::vector<int>{500, 421}));
+  EXPECT_NE(out.reply.find("421 4.7.0"), std::string::npos);
+  EXPECT_EQ(handler.closed_reason, "too many errors");
+  EXPECT_EQ(feed("NOOP\r\n"), "");  // nothing after close
+}
+
+TEST_F(Fixture, SizeLimitsDeclaredAndActual) {
+  options.max_message_size = 1000;
+  open();
+  feed("EHLO c\r\n");
+  EXPECT_EQ(feed("MAIL FROM:<a@x.test> SIZE=1001\r\n").substr(0, 10), "552 5.3.4 ");
+  EXPECT_EQ(feed("MAIL FROM:<a@x.test> SIZE=999 BODY=8BITMIME\r\n").substr(0, 4), "250 ");
+  feed("RCPT TO:<b@y.test>\r\nDATA\r\n");
+  std::string line(98, 'x');
+  line += "\r\n";
+  for (int i = 0; i < 500; ++i) {  // 50 kB against a 1000-byte limit
+    EXPECT_EQ(feed(line), "");
+    EXPECT_LE(dialogue->buffered_bytes(), 2 * (options.max_message_size + options.max_text_line));
+  }
+  EXPECT_EQ(feed(".\r\n").substr(0, 10), "552 5.3.4 ");
+  EXPECT_TRUE(handler.messages.empty());
+  EXPECT_EQ(dialogue->state(), DialogueState::ready);  // session goes on
+  EXPECT_EQ(feed("MAIL FROM:<a@x.test>\r\n").substr(0, 4), "250 ");
+}
+
+TEST_F(Fixture, RecipientCap) {
+  options.max_recipients = 100;
+  open();
+  feed("EHLO c\r\nMAIL FROM:<a@x.test>\r\n");
+  std::string batch;
+  for (int i = 0; i < 150; ++i) batch += "RCPT TO:<u" + std::to_string(i) + "@y.test>\r\n";
+  auto c = codes(feed(batch));
+  ASSERT_EQ(c.size(), 150u);
+  for (int i = 0; i < 150; ++i) EXPECT_EQ(c[i], i < 100 ? 250 : 452) << i;
+  EXPECT_EQ(dialogue->context().rcpt_to.size(), 100u);
+  EXPECT_EQ(codes(feed("DATA\r\nx\r\n.\r\n")), (std::vector<int>{354, 250}));
+}
+
+TEST_F(Fixture, CommandLineTooLong) {
+  open();
+  feed("EHLO c\r\n");
+  std::string ok = "NOOP " + std::string(1000 - 7, 'a') + "\r\n";  // exactly 1000 with CRLF
+  EXPECT_EQ(feed(ok).substr(0, 4), "250 ");
+  std::string bad = "NOOP " + std::string(1000 - 6, 'a') + "\r\n";
+  EXPECT_EQ(feed(bad).substr(0, 10), "500 5.5.2 ");
+  // A huge line without LF is not kept; its LF gets one 500, then the session goes on.
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(feed(std::string(10000, 'b')), "");
+  EXPECT_LE(dialogue->buffered_bytes(), 2000u);
+  EXPECT_EQ(codes(feed("\r\nNOOP\r\n")), (std::vector<int>{500, 250}));
+}
+
+TEST_F(Fixture, LongTextLinesAcceptedByDefaultRejectedOnRequest) {
+  open();
+  feed("EHLO c\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\nDATA\r\n");
+  std::string longline = "." + std::string(5000, 'z');
+  EXPECT_EQ(feed(longline.substr(0, 2500)), "");
+  EXPECT_EQ(feed(longline.substr(2500) + "\r\n.\r\n").substr(0, 4), "250 ");
+  ASSERT_EQ(handler.messages.size(), 1u);
+  EXPECT_EQ(handler.messages[0], std::string(5000, 'z') + "\r\n");  // dot unstuffed once
+
+  options.reject_long_text_lines = true;
+  handler.messages.clear();
+  open();
+  feed("EHLO c\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\nDATA\r\n");
+  EXPECT_EQ(feed(std::string(1200, 'q') + "\r\n.\r\n").substr(0, 10), "500 5.5.2 ");
+  EXPECT_TRUE(handler.messages.empty());
+}
+
+TEST_F(Fixture, BareLfAcceptedInCommandsButNeverEndsData) {
+  open();
+  // Bare LF ends command lines (Postfix's "normal" mode).
+  EXPECT_EQ(codes(feed("EHLO c\nMAIL FROM:<a@x.test>\nRCPT TO:<b@y.test>\nDATA\n")),
+            (std::vector<int>{250, 250, 250, 354}));
+  // SMTP smuggling payloads: none of these end the data.
+  EXPECT_EQ(feed("Subject: one\r\n\r\nhello\n.\nMAIL FROM:<evil@x.test>\r\n"), "");
+  EXPECT_EQ(feed("x\n.\r\nRCPT TO:<v@y.test>\r\n"), "");
+  EXPECT_EQ(feed("y\r\n.\nDATA\r\n"), "");
+  EXPECT_EQ(dialogue->state(), DialogueState::data);
+  EXPECT_EQ(codes(feed("end\r\n.\r\n")), std::vector<int>{250});
+  ASSERT_EQ(handler.messages.size(), 1u);
+  EXPECT_EQ(handler.messages[0],
+            "Subject: one\r\n\r\nhello\r\n.\r\nMAIL FROM:<evil@x.test>\r\nx\r\n.\r\n"
+            "RCPT TO:<v@y.test>\r\ny\r\n.\r\nDATA\r\nend\r\n");
+  EXPECT_NE(dialogue->transcript().str().find("bare-LF"), std::string::npos);
+}
+
+TEST_F(Fixture, StartTlsResetsAndDiscardsPipelinedInput) {
+  options.starttls = true;
+  open();
+  auto ehlo = feed("EHLO c\r\n");
+  EXPECT_NE(ehlo.find("250-STARTTLS"), std::string::npos);
+  // Injected commands after STARTTLS in the same packet (CVE-2011-0411) are dropped.
+  auto out = dialogue->feed("STARTTLS\r\nMAIL FROM:<inject@x.test>\r\n");
+  EXPECT_TRUE(out.start_tls);
+  EXPECT_EQ(out.reply, "220 2.0.0 Ready to start TLS\r\n");
+  TlsInfo info{true, "TLSv1.3", "TLS_AES_256_GCM_SHA384", "", false};
+  dialogue->tls_started(info);
+  EXPECT_EQ(handler.tls_calls, 1);
+  EXPECT_EQ(dialogue->state(), DialogueState::wait_helo);
+  EXPECT_TRUE(dialogue->context().helo.empty());
+  EXPECT_EQ(dialogue->context().tls.protocol, "TLSv1.3");
+  EXPECT_EQ(feed("MAIL FROM:<a@x.test>\r\n").substr(0, 10), "503 5.5.1 ");  // EHLO again first
+  auto ehlo2 = feed("EHLO c\r\n");
+  EXPECT_EQ(ehlo2.find("STARTTLS"), std::string::npos);  // not offered twice
+  EXPECT_EQ(feed("STARTTLS\r\n").substr(0, 10), "503 5.5.1 ");
+  EXPECT_NE(dialogue->transcript().str().find("discarded"), std::string::npos);
+}
+
+TEST_F(Fixture, RequireTlsAndSmtpUtf8) {
+  options.require_tls = true;
+  options.starttls = true;
+  open();
+  feed("EHLO c\r\n");
+  EXPECT_EQ(feed("MAIL FROM:<a@x.test>\r\n").substr(0, 10), "530 5.7.0 ");
+  dialogue->tls_started({true, "TLSv1.3", "X", "", false});
+  feed("EHLO c\r\n");
+  EXPECT_EQ(feed("MAIL FROM:<jöran@x.test>\r\n").substr(0, 10), "553 5.6.7 ");
+  EXPECT_EQ(feed("MAIL FROM:<jöran@x.test> SMTPUTF8\r\n").substr(0, 4), "250 ");
+  EXPECT_EQ(feed("RCPT TO:<ünï@y.test>\r\n").substr(0, 4), "250 ");
+}
+
+class RefusingHandler : public SessionHandler {
+ public:
+  int code;
+  explicit RefusingHandler(int c) : code(c) {}
+  Reply on_connect(const SessionContext&) override {
+    return make_reply(code, code == 421 ? esc::kSystemNotAccepting : esc::kSecurityPolicy, "go away");
+  }
+};
+
+TEST(Dialogue, RefusedGreetingOnlyServesQuit) {
+  RefusingHandler h554(554);
+  ServerDialogue d(h554);
+  auto greet = d.start("1.2.3.4");
+  EXPECT_EQ(greet.reply, "554 5.7.1 go away\r\n");
+  EXPECT_FALSE(greet.close);
+  EXPECT_EQ(d.feed("EHLO c\r\n").reply.substr(0, 10), "503 5.5.1 ");
+  EXPECT_TRUE(d.feed("QUIT\r\n").close);
+
+  RefusingHandler h421(421);
+  ServerDialogue d2(h421);
+  EXPECT_TRUE(d2.start("1.2.3.4").close);
+  EXPECT_TRUE(d2.closed());
+}
+
+TEST(Dialogue, TimeoutAndShutdownSay421) {
+  AcceptAllHandler h;
+  ServerDialogue d(h);
+  d.start("1.2.3.4");
+  auto out = d.timeout();
+  EXPECT_TRUE(out.close);
+  EXPECT_EQ(out.reply.substr(0, 10), "421 4.4.2 ");
+  EXPECT_EQ(d.shutdown().reply, "");  // already closed
+}
+
+}  // namespace
+}  // namespace mailsim::smtp
