@@ -9,16 +9,9 @@
 #include "mailsim/auth/checks.hpp"
 #include "mailsim/personas/persona.hpp"
 #include "mailsim/smtp/reply.hpp"
+#include "mailsim/smtp/transcript.hpp"
 
 namespace mailsim::mta {
-
-// One line of the SMTP transcript.
-struct TranscriptLine {
-  enum class Direction { client, server, note };
-  Direction direction = Direction::note;
-  std::string text;  // without CRLF; a multi-line reply is one entry with '\n' inside
-  bool operator==(const TranscriptLine&) const = default;
-};
 
 struct Delivery {
   std::uint64_t sequence = 0;      // 1, 2, … per ReceivingMta, in order of completion
@@ -44,7 +37,7 @@ struct Delivery {
 
   std::string authentication_results;   // the A-R field added (no CRLF), "" if not accepted
   std::string message;                  // stored message, A-R header first ("" if none)
-  std::vector<TranscriptLine> transcript;
+  std::vector<smtp::TranscriptLine> transcript;  // the session's transcript (smtp layer)
   std::string note;                     // why an attempt ended without a reply (e.g. "client quit")
 
   bool accepted() const { return ended_at == personas::Stage::accepted; }

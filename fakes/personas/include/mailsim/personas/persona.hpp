@@ -74,6 +74,8 @@ struct RuleHit {
   double points = 0;
   std::string source;
   Stage stage = Stage::data;
+  Disposition disposition = Disposition::inbox;  // what the rule asked for
+  std::string reply;                             // reply summary if it answered, else ""
   bool operator==(const RuleHit&) const = default;
 };
 
@@ -91,7 +93,9 @@ struct Persona {
   std::string description;
   std::string default_host;      // "mx.google.com": greeting host and authserv-id
   std::string greeting_suffix;   // after "220 <host> ": "ESMTP {id} - gsmtp"
-  std::string accept_text;       // 250 text after DATA: "2.0.0 OK {id} - gsmtp"
+  std::string accept_enhanced = "2.0.0";  // enhanced code of the 250 after DATA ("" = none)
+  std::string accept_text;       // 250 text after DATA: "OK {id} - gsmtp"
+  std::string reply_suffix;      // appended to the last line of every reject: " {id} - gsmtp"
   ScoreModel model = ScoreModel::first_match;
   double start_score = 0;        // mailtester: 10
   double spam_threshold = 0;     // spamassassin: ≥ → spam; mailtester: < → spam
@@ -118,7 +122,16 @@ const std::vector<Persona>& all_personas();
 // Throws std::invalid_argument naming the known personas.
 const Persona& persona(std::string_view name);
 
-// Fills {ip} {domain} {from_domain} {helo} {id} in a rule text.
-std::string expand(std::string_view text, const Facts& facts);
+// Fills {ip} {domain} {from_domain} {helo} {id} and {spf} {dkim} {dmarc} (results as
+// "Pass"/"Fail"/"None"…) in a rule text.
+std::string expand(std::string_view text, const Facts& facts, const auth::CheckSet& checks);
+
+// Predicates shared by the rulebooks (and their tests).
+bool spf_pass(const auth::CheckSet& checks);
+// A passing DKIM signature whose key is strong enough for Gmail: RSA ≥ 1024 bits or ed25519
+// (Gmail sender guidelines, support.google.com/a/answer/81126: "DKIM key ≥ 1024 bits").
+bool dkim_pass_strong(const auth::CheckSet& checks);
+bool dkim_pass_any(const auth::CheckSet& checks);
+bool dmarc_aligned(const auth::CheckSet& checks);
 
 }  // namespace mailsim::personas

@@ -1,0 +1,586 @@
+// Rulebook tests: for each documented rule, a CheckSet built by hand that triggers it gets
+// exactly the documented reply, disposition and points (providers.md).
+#include "mailsim/personas/persona.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <numeric>
+
+namespace mailsim::personas {
+namespace {
+
+using auth::Result;
+
+// A message that satisfies every provider: the guide's setup done right.
+auth::CheckSet good_checks() {
+  auth::CheckSet c;
+  auth::IprevResult iprev;
+  iprev.result = Result::pass;
+  iprev.ptr_names = {"mx.nodeseek.com"};
+  iprev.verified_name = "mx.nodeseek.com";
+  c.iprev = iprev;
+  auth::DnsblResult bl;
+  bl.result = Result::pass;
+  c.dnsbl = bl;
+  auth::HeloResult helo;
+  helo.result = Result::pass;
+  helo.fqdn = helo.resolves = helo.matches_client = helo.matches_ptr = true;
+  c.helo = helo;
+  auth::SpfResult spf;
+  spf.result = Result::pass;
+  spf.domain = "nodeseek.com";
+  c.spf_helo = spf;
+  c.spf = spf;
+  auth::DkimResult dkim;
+  dkim.result = Result::pass;
+  auth::DkimSignatureResult sig;
+  sig.result = Result::pass;
+  sig.domain = "nodeseek.com";
+  sig.selector = "s20250309";
+  sig.algorithm = "rsa-sha256";
+  sig.key_bits = 2048;
+  sig.body_hash_ok = true;
+  dkim.signatures = {sig};
+  c.dkim = dkim;
+  auth::DmarcResult dmarc;
+  dmarc.result = Result::pass;
+  dmarc.from_domain = "nodeseek.com";
+  dmarc.record = auth::DmarcRecord{.p = "reject", .sp = "", .pct = 100, .adkim_strict = false,
+                                   .aspf_strict = false, .rua = "", .ruf = "", .raw = ""};
+  dmarc.policy = "reject";
+  dmarc.spf_aligned = dmarc.dkim_aligned = true;
+  c.dmarc = dmarc;
+  auth::ContentResult content;
+  content.result = Result::pass;
+  content.from_count = 1;
+  content.has_date = content.has_message_id = content.valid_message_id = true;
+  content.has_to = content.has_subject = true;
+  content.body_length = 40;
+  content.list_unsubscribe = content.one_click = true;
+  c.content = content;
+  auth::CheckResult tls;
+  tls.result = Result::pass;
+  c.tls = tls;
+  return c;
+}
+
+Facts good_facts() {
+  Facts f;
+  f.client_ip = "12.34.56.78";
+  f.helo = "mx.nodeseek.com";
+  f.mail_from = "admin@nodeseek.com";
+  f.from_domain = "nodeseek.com";
+  f.tls = true;
+  f.message_id = "sim0001";
+  return f;
+}
+
+// Runs the stages in order, as a ReceivingMta does, stopping at the first reply.
+struct StageRun {
+  Stage stage = Stage::data;
+  Verdict verdict;
+  std::vector<RuleHit> hits;
+  double score = 0;
+  bool fired(std::string_view id) const {
+    return std::any_of(hits.begin(), hits.end(), [&](const RuleHit& h) { return h.id == id; });
+  }
+};
+
+StageRun run(std::string_view name, const auth::CheckSet& checks, const Facts& facts) {
+  const Persona& p = persona(name);
+  StageRun r;
+  for (Stage s : {Stage::connect, Stage::helo, Stage::mail, Stage::rcpt, Stage::data}) {
+    r.stage = s;
+    r.verdict = p.evaluate(s, checks, facts, r.hits);
+    r.hits.insert(r.hits.end(), r.verdict.fired.begin(), r.verdict.fired.end());
+    if (r.verdict.reply) break;
+  }
+  r.score = p.score(r.hits);
+  return r;
+}
+
+// --- engine ------------------------------------------------------------------------------
+
+TEST(Persona, KnownNamesAndUnknownNameError) {
+  std::vector<std::string> names;
+  for (const auto& p : all_personas()) names.push_back(p.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"gmail", "outlook", "yahoo", "mailtester",
+                                             "corporate"}));
+  try {
+    persona("hotmail");
+    FAIL() << "expected an exception";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("known: gmail, outlook"), std::string::npos);
+  }
+}
+
+TEST(Persona, EveryRuleHasIdSourceDescriptionAndValidReply) {
+  for (const auto& p : all_personas()) {
+    for (const auto& r : p.rules) {
+      EXPECT_FALSE(r.id.empty());
+      EXPECT_FALSE(r.description.empty()) << r.id;
+      EXPECT_FALSE(r.source.empty()) << r.id;
+      EXPECT_TRUE(static_cast<bool>(r.when)) << r.id;
+      if (r.code != 0) {
+        EXPECT_TRUE(r.code >= 400 && r.code < 600) << r.id;
+        // RFC 3463 §2: the enhanced class matches the reply class.
+        ASSERT_FALSE(r.enhanced.empty()) << r.id;
+        EXPECT_EQ(r.enhanced[0] - '0', r.code / 100) << r.id;
+        EXPECT_FALSE(r.text.empty()) << r.id;
+      }
+    }
+  }
+}
+
+TEST(Persona, GoodMessageGoesToInboxEverywhere) {
+  for (const auto& p : all_personas()) {
+    StageRun r = run(p.name, good_checks(), good_facts());
+    EXPECT_FALSE(r.verdict.reply) << p.name << ": " << r.verdict.reply->lines.front();
+    EXPECT_EQ(r.verdict.disposition, Disposition::inbox) << p.name;
+  }
+}
+
+TEST(Persona, ExpandFillsPlaceholders) {
+  auto c = good_checks();
+  c.dkim->result = Result::fail;
+  EXPECT_EQ(expand("{ip} {domain} {from_domain} {helo} {id} {spf}/{dkim}/{dmarc}", good_facts(), c),
+            "12.34.56.78 nodeseek.com nodeseek.com mx.nodeseek.com sim0001 Pass/Fail/Pass");
+  Facts null_sender = good_facts();
+  null_sender.mail_from = "";
+  EXPECT_EQ(null_sender.mail_from_domain(), "mx.nodeseek.com");  // RFC 7208 §2.4
+}
+
+// --- gmail -------------------------------------------------------------------------------
+
+TEST(Gmail, NoPtrIsRejectedAtRcptWith5725) {
+  auto c = good_checks();
+  c.iprev->result = Result::fail;
+  c.iprev->ptr_names.clear();
+  StageRun r = run("gmail", c, good_facts());
+  EXPECT_EQ(r.stage, Stage::rcpt);
+  ASSERT_TRUE(r.verdict.reply);
+  EXPECT_EQ(r.verdict.reply->code, 550);
+  EXPECT_EQ(r.verdict.reply->enhanced, "5.7.25");
+  EXPECT_EQ(r.verdict.reply->lines.front(),
+            "This message was blocked because the sending IP address doesn't have a PTR record, "
+            "or the forwarding DNS entry doesn't reference the sending IP address.");
+  EXPECT_TRUE(r.verdict.reply->lines.back().ends_with(" sim0001 - gsmtp"));
+  EXPECT_EQ(r.verdict.disposition, Disposition::rejected);
+  ASSERT_EQ(r.hits.size(), 1u);
+  EXPECT_EQ(r.hits[0].id, "gmail.ptr");
+  EXPECT_NE(r.hits[0].source.find("support.google.com/a/answer/3726730"), std::string::npos);
+  EXPECT_NE(r.hits[0].reply.find("550 5.7.25"), std::string::npos);
+}
+
+TEST(Gmail, PtrTemporaryFailureDefers) {
+  auto c = good_checks();
+  c.iprev->result = Result::temperror;
+  StageRun r = run("gmail", c, good_facts());
+  ASSERT_TRUE(r.verdict.reply);
+  EXPECT_EQ(r.verdict.reply->code, 451);
+  EXPECT_EQ(r.verdict.reply->enhanced, "4.7.23");
+  EXPECT_EQ(r.verdict.disposition, Disposition::deferred);
+}
+
+TEST(Gmail, Ipv6WithoutPtrGetsTheIpv6Text) {
+  auto c = good_checks();
+  c.iprev->result = Result::fail;
+  auto f = good_facts();
+  f.ipv6 = true;
+  f.client_ip = "2001:db8::25";
+  StageRun r = run("gmail", c, f);
+  EXPECT_EQ(r.stage, Stage::data);
+  ASSERT_TRUE(r.verdict.reply);
+  EXPECT_EQ(r.verdict.reply->code, 550);
+  EXPECT_EQ(r.verdict.reply->enhanced, "5.7.1");
+  EXPECT_EQ(r.verdict.reply->lines.front(),
+            "This message does not meet IPv6 sending guidelines regarding PTR records and "
+            "authentication.");
+}
+
+TEST(Gmail, SpfHardFailWithoutDkim) {
+  auto c = good_checks();
+  c.spf->result = Result::fail;
+  c.dkim->signatures.clear();
+  c.dkim->result = Result::none;
+  c.dmarc->result = Result::fail;
+  c.dmarc->policy = "none";  // so the DMARC rule does not answer first
+  StageRun r = run("gmail", c, good_facts());
+  ASSERT_TRUE(r.verdict.reply);
+  EXPECT_EQ(r.verdict.reply->code, 550);
+  EXPECT_EQ(r.verdict.reply->enhanced, "5.7.26");
+  EXPECT_EQ(r.verdict.reply->lines.front(),
+            "The (E)MAIL FROM domain [nodeseek.com] has an SPF record with a hard fail policy "
+            "(-all) but it fails to pass SPF checks with the ip: [12.34.56.78].");
+  EXPECT_TRUE(r.fired("gmail.spf_hardfail"));
+}
+
+TEST(Gmail, NeitherSpfNorDkimIsUnauthenticated) {
+  auto c = good_checks();
+  c.spf->result = Result::none;
+  c.dkim->signatures.clear();
+  c.dmarc->result = Result::none;
+  c.dmarc->record.reset();
+  c.dmarc->policy = "";
+  StageRun r = run("gmail", c, good_facts());
+  ASSERT_TRUE(r.verdict.reply);
+  EXPECT_EQ(r.verdict.reply->summary().substr(0, 10), "550 5.7.26");
+  EXPECT_EQ(r.verdict.reply->lines.front(),
+            "This mail has been blocked because the sender is unauthenticated. Gmail requires "
+            "all senders to authenticate with either SPF or DKIM.");
+  const auto& l = r.verdict.reply->lines;
+  EXPECT_NE(std::find(l.begin(), l.end(), " DKIM = did not pass"), l.end());
+  EXPECT_NE(std::find(l.begin(), l.end(), " SPF [nodeseek.com] with ip: [12.34.56.78] = did not pass"),
+            l.end());
+  EXPECT_TRUE(l.back().ends_with("sim0001 - gsmtp"));
+}
+
+TEST(Gmail, DkimKeyUnder1024BitsDoesNotCount) {
+  auto c = good_checks();
+  c.spf->result = Result::softfail;
+  c.dkim->signatures[0].key_bits = 512;
+  c.dmarc->result = Result::fail;
+  c.dmarc->policy = "none";
+  StageRun r = run("gmail", c, good_facts());
+  EXPECT_TRUE(r.fired("gmail.dkim_weak_key"));
+  ASSERT_TRUE(r.verdict.reply);
+  EXPECT_TRUE(r.fired("gmail.unauthenticated"));
+  // Same message with a 1024-bit key passes.
+  c.dkim->signatures[0].key_bits = 1024;
+  EXPECT_FALSE(run("gmail", c, good_facts()).verdict.reply);
+}
+
+TEST(Gmail, DmarcFailUnderRejectOrQuarantine) {
+  for (std::string policy : {"reject", "quarantine"}) {
+    auto c = good_checks();
+    c.spf->result = Result::fail;
+    c.dkim->signatures[0].result = Result::fail;
+    c.dmarc->result = Result::fail;
+    c.dmarc->policy = policy;
+    StageRun r = run("gmail", c, good_facts());
+    ASSERT_TRUE(r.verdict.reply) << policy;
+    EXPECT_EQ(r.verdict.reply->enhanced, "5.7.26");
+    EXPECT_EQ(r.verdict.reply->lines.front(),
+              "Unauthenticated email from nodeseek.com is not accepted due to domain's DMARC "
+              "policy.");
+    EXPECT_EQ(r.hits.back().id, "gmail.dmarc");
+  }
+}
+
+TEST(Gmail, DmarcTemperrorDefers451) {
+  auto c = good_checks();
+  c.dmarc->result = Result::temperror;
+  StageRun r = run("gmail", c, good_facts());
+  ASSERT_TRUE(r.verdict.reply);
+  EXPECT_EQ(r.verdict.reply->code, 451);
+  EXPECT_EQ(r.verdict.reply->enhanced, "4.7.26");
+  EXPECT_EQ(r.verdict.disposition, Disposition::deferred);
+}
+
+TEST(Gmail, Rfc5322Failures) {
+  auto c = good_checks();
+  c.content->valid_message_id = false;
+  StageRun r = run("gmail", c, good_facts());
+  ASSERT_TRUE(r.verdict.reply);
+  EXPECT_EQ(r.verdict.reply->summary().substr(0, 9), "550 5.7.1");
+  EXPECT_TRUE(r.verdict.reply->lines.front().starts_with(
+      "Messages missing a valid Message-ID: header are not accepted."));
+
+  c = good_checks();
+  c.content->from_count = 0;
+  r = run("gmail", c, good_facts());
+  ASSERT_TRUE(r.verdict.reply);
+  EXPECT_EQ(r.hits.back().id, "gmail.rfc5322_from");
+  EXPECT_EQ(r.verdict.reply->lines[1], "'From' header is missing.");
+
+  c = good_checks();
+  c.content->duplicated_headers = {"Subject"};
+  r = run("gmail", c, good_facts());
+  ASSERT_TRUE(r.verdict.reply);
+  EXPECT_EQ(r.hits.back().id, "gmail.rfc5322_duplicate");
+}
+
+TEST(Gmail, NoTlsGoesToSpamWithAFinding) {
+  auto f = good_facts();
+  f.tls = false;
+  StageRun r = run("gmail", good_checks(), f);
+  EXPECT_FALSE(r.verdict.reply);
+  EXPECT_EQ(r.verdict.disposition, Disposition::spam);
+  EXPECT_TRUE(r.fired("gmail.no_tls"));
+}
+
+TEST(Gmail, BlockListedIpIsDeferredForReputation) {
+  auto c = good_checks();
+  c.dnsbl->result = Result::fail;
+  c.dnsbl->listings = {{"zen.spamhaus.org", "127.0.0.2", "SBL", ""}};
+  StageRun r = run("gmail", c, good_facts());
+  ASSERT_TRUE(r.verdict.reply);
+  EXPECT_EQ(r.verdict.reply->code, 421);
+  EXPECT_EQ(r.verdict.reply->enhanced, "4.7.0");
+  EXPECT_EQ(r.verdict.disposition, Disposition::deferred);
+}
+
+TEST(Gmail, BulkRules) {
+  auto f = good_facts();
+  f.bulk = true;
+  EXPECT_FALSE(run("gmail", good_checks(), f).verdict.reply);
+
+  struct Case {
+    std::function<void(auth::CheckSet&, Facts&)> breakit;
+    std::string enhanced;
+  };
+  std::vector<Case> cases = {
+      {[](auth::CheckSet& c, Facts&) { c.spf->result = Result::neutral; }, "5.7.27"},
+      {[](auth::CheckSet& c, Facts&) { c.dkim->signatures.clear(); }, "5.7.30"},
+      {[](auth::CheckSet&, Facts& ff) { ff.tls = false; }, "5.7.29"},
+      {[](auth::CheckSet& c, Facts&) {
+         c.dmarc->record.reset();
+         c.dmarc->result = Result::none;
+       },
+       "5.7.40"},
+      {[](auth::CheckSet& c, Facts&) { c.dmarc->spf_aligned = c.dmarc->dkim_aligned = false; },
+       "5.7.32"},
+  };
+  for (const auto& k : cases) {
+    auto c = good_checks();
+    auto ff = f;
+    k.breakit(c, ff);
+    StageRun r = run("gmail", c, ff);
+    ASSERT_TRUE(r.verdict.reply) << k.enhanced;
+    EXPECT_EQ(r.verdict.reply->code, 550) << k.enhanced;
+    EXPECT_EQ(r.verdict.reply->enhanced, k.enhanced);
+  }
+  auto c = good_checks();
+  c.content->one_click = false;
+  StageRun r = run("gmail", c, f);
+  EXPECT_FALSE(r.verdict.reply);
+  EXPECT_EQ(r.verdict.disposition, Disposition::spam);
+  EXPECT_TRUE(r.fired("gmail.bulk_one_click"));
+  // Not bulk: a missing one-click header is no finding.
+  EXPECT_FALSE(run("gmail", c, good_facts()).fired("gmail.bulk_one_click"));
+}
+
+// --- outlook -----------------------------------------------------------------------------
+
+TEST(Outlook, BadHeloRejectedAtHelo) {
+  auto c = good_checks();
+  c.helo->fqdn = false;
+  c.helo->bare_ip = true;
+  StageRun r = run("outlook", c, good_facts());
+  EXPECT_EQ(r.stage, Stage::helo);
+  ASSERT_TRUE(r.verdict.reply);
+  EXPECT_EQ(r.verdict.reply->summary(), "550 5.7.506 Access Denied, Bad HELO");
+}
+
+TEST(Outlook, BlockListsAnswerAtMailFrom) {
+  auto c = good_checks();
+  c.dnsbl->result = Result::fail;
+  c.dnsbl->listings = {{"zen.spamhaus.org", "127.0.0.2", "SBL", ""}};
+  StageRun r = run("outlook", c, good_facts());
+  EXPECT_EQ(r.stage, Stage::mail);
+  ASSERT_TRUE(r.verdict.reply);
+  EXPECT_EQ(r.verdict.reply->enhanced, "5.7.1");
+  EXPECT_EQ(r.verdict.reply->lines.front(),
+            "Service unavailable, Client host [12.34.56.78] blocked using Spamhaus. To request "
+            "removal from this list see https://www.spamhaus.org/query/ip/12.34.56.78 (AS3130).");
+  c.dnsbl->listings = {{"bl.example", "127.0.0.2", "", ""}};
+  r = run("outlook", c, good_facts());
+  ASSERT_TRUE(r.verdict.reply);
+  EXPECT_NE(r.verdict.reply->lines.front().find("on our block list (S3150)"), std::string::npos);
+  EXPECT_TRUE(r.verdict.reply->lines.front().starts_with(
+      "Unfortunately, messages from [12.34.56.78] weren't sent."));
+}
+
+TEST(Outlook, DmarcRejectIs5709) {
+  auto c = good_checks();
+  c.spf->result = Result::fail;
+  c.dkim->signatures[0].result = Result::fail;
+  c.dmarc->result = Result::fail;
+  StageRun r = run("outlook", c, good_facts());
+  ASSERT_TRUE(r.verdict.reply);
+  EXPECT_EQ(r.verdict.reply->code, 550);
+  EXPECT_EQ(r.verdict.reply->enhanced, "5.7.509");
+  EXPECT_EQ(r.verdict.reply->lines.front(),
+            "Access denied, sending domain [nodeseek.com] does not pass DMARC verification and "
+            "has a DMARC policy of reject.");
+}
+
+TEST(Outlook, HighVolumeNeedsAllThree) {
+  auto c = good_checks();
+  c.dkim->result = Result::fail;
+  c.dkim->signatures[0].result = Result::fail;
+  auto f = good_facts();
+  f.bulk = true;
+  StageRun r = run("outlook", c, f);
+  ASSERT_TRUE(r.verdict.reply);
+  EXPECT_EQ(r.verdict.reply->enhanced, "5.7.515");
+  EXPECT_TRUE(r.verdict.reply->lines.front().starts_with(
+      "Access denied, sending domain [nodeseek.com] doesn't meet the required authentication "
+      "level."));
+  EXPECT_TRUE(r.verdict.reply->lines.front().ends_with("Spf= Pass , Dkim= Fail , DMARC= Pass"));
+  // The same message, not bulk, is accepted.
+  EXPECT_FALSE(run("outlook", c, good_facts()).verdict.reply);
+}
+
+TEST(Outlook, MissingPtrIsJunkNotReject) {
+  auto c = good_checks();
+  c.iprev->result = Result::fail;
+  c.iprev->ptr_names.clear();
+  StageRun r = run("outlook", c, good_facts());
+  EXPECT_FALSE(r.verdict.reply);
+  EXPECT_EQ(r.verdict.disposition, Disposition::spam);
+  EXPECT_TRUE(r.fired("outlook.rdns"));
+  // IPv6 without rDNS is refused at RCPT with 5.7.25.
+  auto f = good_facts();
+  f.ipv6 = true;
+  f.client_ip = "2001:db8::25";
+  r = run("outlook", c, f);
+  EXPECT_EQ(r.stage, Stage::rcpt);
+  ASSERT_TRUE(r.verdict.reply);
+  EXPECT_EQ(r.verdict.reply->summary(),
+            "550 5.7.25 Access denied, the sending IPv6 address [2001:db8::25] must have a "
+            "reverse DNS record.");
+}
+
+TEST(Outlook, FromAndSpf) {
+  auto c = good_checks();
+  c.content->from_count = 2;
+  StageRun r = run("outlook", c, good_facts());
+  ASSERT_TRUE(r.verdict.reply);
+  EXPECT_EQ(r.verdict.reply->enhanced, "5.7.512");
+  c = good_checks();
+  c.spf->result = Result::fail;
+  c.dkim->signatures.clear();
+  c.dmarc->result = Result::fail;
+  c.dmarc->policy = "none";
+  r = run("outlook", c, good_facts());
+  ASSERT_TRUE(r.verdict.reply);
+  EXPECT_EQ(r.verdict.reply->enhanced, "5.7.23");
+}
+
+// --- yahoo -------------------------------------------------------------------------------
+
+TEST(Yahoo, SpamhausRefusedAtConnect) {
+  auto c = good_checks();
+  c.dnsbl->result = Result::fail;
+  c.dnsbl->listings = {{"zen.spamhaus.org", "127.0.0.4", "XBL", ""}};
+  StageRun r = run("yahoo", c, good_facts());
+  EXPECT_EQ(r.stage, Stage::connect);
+  ASSERT_TRUE(r.verdict.reply);
+  EXPECT_EQ(r.verdict.reply->code, 553);
+  EXPECT_EQ(r.verdict.reply->enhanced, "5.7.1");
+  EXPECT_TRUE(r.verdict.reply->lines.front().starts_with(
+      "[BL21] Connections will not be accepted from 12.34.56.78, because the ip is in "
+      "Spamhaus's list"));
+}
+
+TEST(Yahoo, NoReverseDnsDefersAtMailFrom) {
+  auto c = good_checks();
+  c.iprev->result = Result::fail;
+  StageRun r = run("yahoo", c, good_facts());
+  EXPECT_EQ(r.stage, Stage::mail);
+  ASSERT_TRUE(r.verdict.reply);
+  EXPECT_EQ(r.verdict.reply->code, 421);
+  EXPECT_TRUE(r.verdict.reply->lines.front().starts_with(
+      "[TSS04] Messages from 12.34.56.78 temporarily deferred due to unexpected volume or user "
+      "complaints"));
+  EXPECT_EQ(r.verdict.disposition, Disposition::deferred);
+}
+
+TEST(Yahoo, UnauthenticatedAndDmarc) {
+  auto c = good_checks();
+  c.spf->result = Result::softfail;
+  c.dkim->signatures.clear();
+  c.dmarc->result = Result::fail;
+  c.dmarc->policy = "none";
+  StageRun r = run("yahoo", c, good_facts());
+  ASSERT_TRUE(r.verdict.reply);
+  EXPECT_EQ(r.verdict.reply->code, 550);
+  EXPECT_EQ(r.verdict.reply->enhanced, "5.7.9");
+  EXPECT_TRUE(r.verdict.reply->lines.front().starts_with(
+      "This mail has been blocked because the sender is unauthenticated. Yahoo requires all "
+      "senders to authenticate with either SPF or DKIM."));
+  c.dmarc->policy = "reject";
+  r = run("yahoo", c, good_facts());
+  ASSERT_TRUE(r.verdict.reply);
+  EXPECT_EQ(r.verdict.reply->code, 554);
+  EXPECT_TRUE(r.verdict.reply->lines.front().starts_with("Message not accepted for policy reasons."));
+}
+
+// --- mailtester --------------------------------------------------------------------------
+
+TEST(Mailtester, PerfectMessageScoresTen) {
+  StageRun r = run("mailtester", good_checks(), good_facts());
+  EXPECT_DOUBLE_EQ(r.score, 10.0);
+  EXPECT_EQ(r.verdict.disposition, Disposition::inbox);
+  EXPECT_TRUE(r.fired("SPF_PASS"));
+  EXPECT_TRUE(r.fired("DKIM_VALID_AU"));
+}
+
+TEST(Mailtester, NamesEveryDeduction) {
+  auto c = good_checks();
+  c.iprev->result = Result::fail;
+  c.iprev->ptr_names.clear();
+  c.helo->matches_ptr = false;
+  c.spf->result = Result::fail;
+  c.dkim->signatures.clear();
+  c.dkim->result = Result::none;
+  c.dmarc->result = Result::fail;
+  c.dmarc->spf_aligned = c.dmarc->dkim_aligned = false;
+  StageRun r = run("mailtester", c, good_facts());
+  std::vector<std::string> ids;
+  for (const auto& h : r.hits) ids.push_back(h.id);
+  std::sort(ids.begin(), ids.end());
+  EXPECT_EQ(ids, (std::vector<std::string>{"DMARC_REJECT", "MT_NO_DKIM", "MT_SPF_FAILURE",
+                                           "RDNS_NONE", "SPF_FAIL"}));
+  EXPECT_NEAR(r.score, 10 - 1.274 - 0.919 - 1 - 1 - 1.797, 1e-9);
+  EXPECT_EQ(r.verdict.disposition, Disposition::spam);  // 4.01 < 5
+  for (const auto& h : r.hits) EXPECT_LT(h.points, 0) << h.id;
+  EXPECT_NE(persona("mailtester").score_formula.find("10 - sum"), std::string::npos);
+}
+
+// --- corporate ---------------------------------------------------------------------------
+
+TEST(Corporate, GoodMessageHasNegativeScore) {
+  StageRun r = run("corporate", good_checks(), good_facts());
+  EXPECT_NEAR(r.score, -0.001 + 0.1 - 0.1 - 0.1 - 0.1 - 0.001, 1e-9);
+  EXPECT_EQ(r.verdict.disposition, Disposition::inbox);
+}
+
+TEST(Corporate, SpamAtFiveRejectAtFifteen) {
+  auto c = good_checks();
+  c.iprev->result = Result::fail;
+  c.iprev->ptr_names.clear();
+  c.spf->result = Result::fail;
+  c.dkim->signatures.clear();
+  c.dmarc->result = Result::fail;
+  c.content->has_date = false;
+  StageRun r = run("corporate", c, good_facts());
+  EXPECT_NEAR(r.score, 1.274 + 0.919 + 1.797 + 1.396, 1e-9);
+  EXPECT_FALSE(r.verdict.reply);
+  EXPECT_EQ(r.verdict.disposition, Disposition::spam);
+  for (std::string id : {"RDNS_NONE", "SPF_FAIL", "DMARC_REJECT", "MISSING_DATE"})
+    EXPECT_TRUE(r.fired(id)) << id;
+
+  c.helo->localhost = true;
+  c.helo->fqdn = c.helo->resolves = false;
+  c.spf_helo->result = Result::none;
+  c.dnsbl->result = Result::fail;
+  c.dnsbl->listings = {{"zen.spamhaus.org", "127.0.0.2", "SBL", ""},
+                       {"zen.spamhaus.org", "127.0.0.10", "PBL", ""}};
+  c.content->empty_body = true;
+  r = run("corporate", c, good_facts());
+  EXPECT_NEAR(r.score, 1.274 + 0.919 + 1.797 + 1.396 + 3.603 + 0.001 + 2.596 + 3.558 + 2.344,
+              1e-9);
+  ASSERT_TRUE(r.verdict.reply);
+  EXPECT_EQ(r.verdict.reply->code, 550);
+  EXPECT_EQ(r.verdict.reply->enhanced, "5.7.1");
+  EXPECT_EQ(r.verdict.reply->lines.front(),
+            "Message rejected as spam (score 17.488, reject threshold 15)");
+  EXPECT_EQ(r.verdict.disposition, Disposition::rejected);
+  EXPECT_TRUE(r.fired("score.reject"));
+}
+
+}  // namespace
+}  // namespace mailsim::personas
