@@ -42,6 +42,8 @@ struct LayerState {
   // When set, the top-level TXT lookup answers this record instead (used to find which
   // mechanism matched by re-evaluating prefixes of the record; see find_mechanism).
   std::optional<std::string> override_top;
+  int temporary_failures = 0;  // SERVFAIL/timeout answers seen
+  std::string first_temporary;  // "TXT nodeseek.com → SERVFAIL" for the cause
 };
 
 std::optional<world::RrType> to_rr_type(ns_type type) {
@@ -101,6 +103,11 @@ SPF_dns_rr_t* layer_lookup(SPF_dns_server_t* server, const char* domain, ns_type
     return rr;
   }
   dns::Answer answer = state->resolver->query(domain, *rr_type);
+  if (answer.status != dns::DnsStatus::ok && to_herrno(answer.status) == TRY_AGAIN) {
+    if (state->temporary_failures++ == 0)
+      state->first_temporary = fmt::format("{} {} → {}", world::to_string(*rr_type), canonical,
+                                           dns::to_string(answer.status));
+  }
   // RFC 7208 §4.6.4: a term's lookup that yields NXDOMAIN or no answers is a void lookup.
   if (!is_top && (answer.status == dns::DnsStatus::nxdomain ||
                   answer.status == dns::DnsStatus::nodata)) {
@@ -315,13 +322,27 @@ SpfResult run_check(const std::string& client_ip, const std::string& helo,
     out.trace.push_back({TraceStep::Kind::step, fmt::format("record: \"{}\"", out.record)});
 
   std::string detail;
+  bool dns_error_reported = false;
   for (int i = 0; i < SPF_response_messages(response); ++i) {
     SPF_error_t* e = SPF_response_message(response, i);
     if (e == nullptr || SPF_error_message(e) == nullptr) continue;
     out.trace.push_back({TraceStep::Kind::step,
                          fmt::format("libspf2 {}: {}", SPF_error_errorp(e) ? "error" : "warning",
                                      SPF_error_message(e))});
+    if (SPF_error_code(e) == SPF_E_DNS_ERROR) dns_error_reported = true;
     if (detail.empty() && SPF_error_errorp(e)) detail = trim_period(SPF_error_message(e));
+  }
+
+  // RFC 7208 §4.4: a DNS lookup that fails (SERVFAIL, timeout, other RCODE) ends
+  // check_host() with temperror; libspf2 1.2.10 reports some of these as permerror
+  // (SPF_E_DNS_ERROR), so the DNS layer's own record of failures decides.
+  if (state.temporary_failures > 0 && out.result == Result::permerror &&
+      (code == SPF_E_DNS_ERROR || dns_error_reported)) {
+    out.result = Result::temperror;
+    out.cause = fmt::format("A DNS lookup failed temporarily while evaluating SPF for {} ({}); "
+                            "RFC 7208 §4.4: temperror.",
+                            out.domain, state.first_temporary);
+    return out;
   }
 
   // RFC 7208 §4.5: "If the resultant record set includes more than one record,
@@ -380,7 +401,9 @@ SpfResult run_check(const std::string& client_ip, const std::string& helo,
       break;
     case Result::temperror:
       out.cause = fmt::format("A DNS lookup failed temporarily while evaluating SPF for {}{}.",
-                              out.domain, detail.empty() ? "" : ": " + detail);
+                              out.domain,
+                              state.first_temporary.empty() ? (detail.empty() ? "" : ": " + detail)
+                                                            : " (" + state.first_temporary + ")");
       break;
     default:
       if (code == SPF_E_BIG_DNS || out.dns_lookups > kMaxDnsLookups) {
