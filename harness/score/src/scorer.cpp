@@ -314,6 +314,8 @@ Outcome score_probe(const Evidence& e, const std::vector<FixRule>& table) {
       deductions.push_back({hit.rule, hit.points, hit.description, hit.source});
     }
     o.score = make_mailtester_score(std::move(deductions));
+    // The persona's own mark wins: it states its formula openly (providers.md).
+    if (e.receiver_score) o.score->value = *e.receiver_score;
   }
   o.findings = derive_findings(e);
   bool clean = o.disposition == Disposition::inbox &&
@@ -332,6 +334,52 @@ Outcome score_probe(const Evidence& e, const std::vector<FixRule>& table) {
     }
   }
   return o;
+}
+
+}  // namespace mailsim::score
+
+namespace mailsim::score {
+
+void add_delivery(Evidence& e, const mta::Delivery& d) {
+  e.received = true;
+  switch (d.disposition) {
+    case personas::Disposition::inbox: e.receiver_disposition = "inbox"; break;
+    case personas::Disposition::spam: e.receiver_disposition = "spam"; break;
+    case personas::Disposition::rejected: e.receiver_disposition = "rejected"; break;
+    case personas::Disposition::deferred: e.receiver_disposition = "deferred"; break;
+  }
+  if (d.final_reply.code != 0) e.final_reply = d.final_reply;
+  e.checks = d.checks;
+  if (!d.client_ip.empty()) e.client_ip = d.client_ip;
+  e.rules.clear();
+  for (const auto& hit : d.rules) {
+    e.rules.push_back({hit.id, hit.points, hit.description, hit.source});
+    // The rule that answered with the final reply is the verdict's source.
+    if (!hit.reply.empty() && d.final_reply.code != 0 &&
+        hit.reply.rfind(std::to_string(d.final_reply.code), 0) == 0) {
+      e.verdict_source = hit.source;
+    }
+  }
+  e.transcript.clear();
+  for (const auto& line : d.transcript) {
+    const char* prefix = line.who == smtp::Speaker::client   ? "C: "
+                         : line.who == smtp::Speaker::server ? "S: "
+                                                             : "* ";
+    // A multi-line reply is one entry with '\n' inside: one transcript line per wire line.
+    std::size_t start = 0;
+    while (start <= line.text.size()) {
+      auto nl = line.text.find('\n', start);
+      std::string part = line.text.substr(start, nl == std::string::npos ? std::string::npos
+                                                                         : nl - start);
+      if (!part.empty() && part.back() == '\r') part.pop_back();
+      e.transcript.push_back(prefix + part);
+      if (nl == std::string::npos) break;
+      start = nl + 1;
+    }
+  }
+  if (!d.note.empty()) e.transcript.push_back("* " + d.note);
+  e.authentication_results = d.authentication_results;
+  if (d.persona == "mailtester") e.receiver_score = d.score;
 }
 
 }  // namespace mailsim::score

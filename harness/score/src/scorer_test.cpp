@@ -258,3 +258,37 @@ TEST(Expectation, AllExpandsAndMissingIsUnmet) {
 
 }  // namespace
 }  // namespace mailsim::score
+
+namespace mailsim::score {
+namespace {
+
+TEST(Scorer, FromDelivery) {
+  mta::Delivery d;
+  d.persona = "mailtester";
+  d.client_ip = "12.34.56.78";
+  d.disposition = personas::Disposition::spam;
+  d.ended_at = personas::Stage::accepted;
+  d.final_reply = reply(250, "2.0.0", {"OK queued"});
+  d.rules = {{"SPF_FAIL", "SPF failed", 1.5, "SpamAssassin 50_scores.cf", personas::Stage::mail,
+              personas::Disposition::spam, ""}};
+  d.score = 8.5;
+  d.transcript = {{smtp::Speaker::server, "250-mx.mail-tester.com\n250 SIZE"},
+                  {smtp::Speaker::client, "QUIT"}};
+  d.authentication_results = "mail-tester.com; spf=fail smtp.mailfrom=nodeseek.com";
+  Evidence e;
+  e.persona = "mailtester";
+  add_delivery(e, d);
+  Outcome o = score_probe(e);
+  EXPECT_EQ(o.disposition, Disposition::spam);
+  ASSERT_TRUE(o.score);
+  EXPECT_DOUBLE_EQ(o.score->value, 8.5);
+  EXPECT_EQ(o.score->deductions[0].rule, "SPF_FAIL");
+  ASSERT_EQ(o.transcript.size(), 3u);
+  EXPECT_EQ(o.transcript[0], "S: 250-mx.mail-tester.com");
+  EXPECT_EQ(o.transcript[1], "S: 250 SIZE");
+  EXPECT_EQ(o.transcript[2], "C: QUIT");
+  EXPECT_EQ(o.authentication_results, d.authentication_results);
+}
+
+}  // namespace
+}  // namespace mailsim::score

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "mailsim/auth/checks.hpp"
+#include "mailsim/mta/delivery.hpp"
 #include "mailsim/score/fixes.hpp"
 #include "mailsim/score/outcome.hpp"
 #include "mailsim/smtp/reply.hpp"
@@ -57,6 +58,7 @@ struct Evidence {
   std::string verdict_source;            // provider page behind the final reply
   std::vector<std::string> transcript;
   std::string authentication_results;
+  std::optional<double> receiver_score;  // the mailtester persona's own /10 mark, if given
   // The sender's side.
   SenderAttempt sender;
   // Names for the fix templates: the SUT's domain, MX host, address.
@@ -64,6 +66,10 @@ struct Evidence {
   std::string sut_host;   // "mx.nodeseek.com"
   std::string client_ip;  // the address the receiver saw
 };
+
+// Fills the receiver side of `evidence` from a ReceivingMta's record (checks, final reply,
+// disposition, rules with points and sources, transcript, Authentication-Results).
+void add_delivery(Evidence& evidence, const mta::Delivery& delivery);
 
 // Evidence → Outcome. Deterministic: same evidence, same outcome.
 Outcome score_probe(const Evidence& evidence, const std::vector<FixRule>& table = fix_table());
