@@ -149,6 +149,7 @@ void ServerDialogue::close_with(const Reply& reply, DialogueOutput& out, std::st
   out.close = true;
   if (state_ != DialogueState::closed) {
     state_ = DialogueState::closed;
+    close_reason_ = std::string(reason);
     transcript_.add(Speaker::note, fmt::format("session closed: {}", reason));
     handler_.on_close(ctx_, reason);
   }
@@ -605,6 +606,7 @@ DialogueOutput ServerDialogue::shutdown() {
 void ServerDialogue::peer_closed(std::string_view reason) {
   if (state_ == DialogueState::closed) return;
   state_ = DialogueState::closed;
+  close_reason_ = std::string(reason);
   transcript_.add(Speaker::note, fmt::format("session ended: {}", reason));
   handler_.on_close(ctx_, reason);
 }

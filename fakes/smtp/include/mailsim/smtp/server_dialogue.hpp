@@ -146,6 +146,8 @@ class ServerDialogue {
   // Bytes held between feed() calls (partial line + message so far): for memory tests.
   std::size_t buffered_bytes() const;
   int errors() const { return errors_; }
+  // Why the dialogue ended ("QUIT", "timeout", "peer closed: …"); "" while open.
+  const std::string& close_reason() const { return close_reason_; }
 
  private:
   void process_line(std::string_view line, DialogueOutput& out);
@@ -180,6 +182,7 @@ class ServerDialogue {
   std::size_t data_line_len_ = 0;   // bytes of the current DATA line already stored
   std::size_t message_bytes_ = 0;  // counted even when dropped
   int errors_ = 0;
+  std::string close_reason_;
 };
 
 }  // namespace mailsim::smtp

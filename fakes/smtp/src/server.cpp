@@ -1,0 +1,302 @@
+#include "mailsim/smtp/server.hpp"
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <system_error>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <fmt/format.h>
+
+#include "mailsim/smtp/status_codes.hpp"
+#include "tls_info.hpp"
+
+namespace mailsim::smtp {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using tcp = asio::ip::tcp;
+using boost::system::error_code;
+
+class Session;
+
+struct SmtpServer::State : std::enable_shared_from_this<SmtpServer::State> {
+  State(asio::io_context& io, ServerOptions opts, HandlerFactory f)
+      : ioc(io), options(std::move(opts)), factory(std::move(f)), acceptor(io) {}
+  asio::io_context& ioc;
+  ServerOptions options;
+  HandlerFactory factory;
+  tcp::acceptor acceptor;
+  std::mutex mutex;  // guards sessions and observer
+  std::map<std::uint64_t, std::weak_ptr<Session>> sessions;
+  SessionObserver observer;
+  std::uint64_t next_id = 0;
+  std::atomic<std::size_t> accepted{0}, finished{0};
+  std::atomic<bool> stopping{false};
+  tcp::endpoint bound;
+
+  asio::awaitable<void> accept_loop();
+};
+
+// One connection: owns its stream and dialogue, runs on its own strand, only moves bytes.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(std::shared_ptr<SmtpServer::State> state, tcp::socket socket, std::uint64_t id,
+          bool overloaded)
+      : state_(std::move(state)), stream_(std::move(socket)), id_(id), overloaded_(overloaded) {}
+
+  asio::awaitable<void> run();
+  // From any thread: ask the session to say 421 and close (SmtpServer::stop()).
+  void stop() {
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+      self->stop_requested_ = true;
+      self->stream_.cancel();
+    });
+  }
+
+ private:
+  bool fault(IoOp op) const { return state_->options.fault && state_->options.fault(op); }
+  asio::awaitable<std::size_t> read_some(char* data, std::size_t size, error_code& ec);
+  asio::awaitable<void> write(const std::string& bytes, error_code& ec);
+  asio::awaitable<void> handshake(error_code& ec);
+
+  std::shared_ptr<SmtpServer::State> state_;
+  beast::tcp_stream stream_;
+  std::unique_ptr<asio::ssl::stream<beast::tcp_stream&>> tls_;
+  std::uint64_t id_;
+  bool overloaded_;
+  bool stop_requested_ = false;
+};
+
+asio::awaitable<std::size_t> Session::read_some(char* data, std::size_t size, error_code& ec) {
+  if (fault(IoOp::read)) {
+    ec = asio::error::connection_reset;
+    co_return 0;
+  }
+  stream_.expires_after(state_->options.command_timeout);
+  auto token = asio::redirect_error(asio::use_awaitable, ec);
+  std::size_t n = tls_ ? co_await tls_->async_read_some(asio::buffer(data, size), token)
+                       : co_await stream_.async_read_some(asio::buffer(data, size), token);
+  co_return n;
+}
+
+asio::awaitable<void> Session::write(const std::string& bytes, error_code& ec) {
+  if (bytes.empty()) co_return;
+  if (fault(IoOp::write)) {
+    ec = asio::error::broken_pipe;
+    co_return;
+  }
+  stream_.expires_after(state_->options.command_timeout);
+  auto token = asio::redirect_error(asio::use_awaitable, ec);
+  if (tls_)
+    co_await asio::async_write(*tls_, asio::buffer(bytes), token);
+  else
+    co_await asio::async_write(stream_, asio::buffer(bytes), token);
+}
+
+asio::awaitable<void> Session::handshake(error_code& ec) {
+  if (fault(IoOp::handshake)) {
+    ec = asio::error::connection_reset;
+    co_return;
+  }
+  tls_ = std::make_unique<asio::ssl::stream<beast::tcp_stream&>>(stream_, *state_->options.tls);
+  stream_.expires_after(state_->options.tls_handshake_timeout);
+  co_await tls_->async_handshake(asio::ssl::stream_base::server,
+                                 asio::redirect_error(asio::use_awaitable, ec));
+}
+
+asio::awaitable<void> Session::run() {
+  auto self = shared_from_this();
+  error_code ec;
+  const auto& opts = state_->options;
+  ConnectionInfo info;
+  info.peer = stream_.socket().remote_endpoint(ec);
+  info.local = stream_.socket().local_endpoint(ec);
+  ec = {};
+  info.client_ip = opts.client_address ? opts.client_address(info.peer)
+                                       : info.peer.address().to_string();
+  if (overloaded_) {
+    // RFC 5321 §3.8: a server that cannot serve now says 421 and closes.
+    co_await write(fmt::format("421 {} {} Too many connections, try again later\r\n",
+                               esc::kSystemNotAccepting, opts.dialogue.hostname),
+                   ec);
+  } else {
+    std::unique_ptr<SessionHandler> handler = state_->factory ? state_->factory(info) : nullptr;
+    if (!handler) handler = std::make_unique<AcceptAllHandler>();
+    DialogueOptions dopts = opts.dialogue;
+    dopts.starttls = opts.tls != nullptr;
+    ServerDialogue dialogue(*handler, dopts);
+    DialogueOutput out = dialogue.start(info.client_ip);
+    std::vector<char> buf(std::max<std::size_t>(opts.read_chunk, 512));
+    for (;;) {
+      if (state_->stopping) stop_requested_ = true;
+      if (stop_requested_ && !dialogue.closed()) {
+        DialogueOutput bye = dialogue.shutdown();
+        out.reply += bye.reply;
+        out.close = true;
+      }
+      co_await write(out.reply, ec);
+      if (ec) {
+        dialogue.peer_closed(fmt::format("write failed: {}", ec.message()));
+        break;
+      }
+      if (out.close || dialogue.closed()) break;
+      if (out.start_tls) {
+        co_await handshake(ec);
+        if (ec) {
+          dialogue.peer_closed(fmt::format("TLS handshake failed: {}", ec.message()));
+          break;
+        }
+        dialogue.tls_started(detail::tls_info_of(tls_->native_handle()));
+      }
+      std::size_t n = co_await read_some(buf.data(), buf.size(), ec);
+      if (ec == beast::error::timeout) {
+        // RFC 5321 §4.5.3.2.7: the wait for a command timed out.
+        out = dialogue.timeout();
+        ec = {};
+        stream_.expires_after(std::chrono::seconds(5));  // best effort for the 421
+        co_await write(out.reply, ec);
+        break;
+      }
+      if (ec == asio::error::operation_aborted && stop_requested_) {
+        out = {};
+        ec = {};
+        continue;  // top of loop says 421 and closes
+      }
+      if (ec) {
+        dialogue.peer_closed(ec == asio::error::eof ? std::string("peer closed the connection")
+                                                    : fmt::format("read failed: {}", ec.message()));
+        break;
+      }
+      out = dialogue.feed(std::string_view(buf.data(), n));
+    }
+    SessionObserver observer;
+    {
+      std::lock_guard lock(state_->mutex);
+      observer = state_->observer;
+    }
+    if (observer) observer(dialogue.context(), dialogue.transcript(), dialogue.close_reason());
+  }
+  // No TLS close_notify wait: a peer that vanished must not hold the session open.
+  stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+  stream_.close();
+  {
+    std::lock_guard lock(state_->mutex);
+    state_->sessions.erase(id_);
+  }
+  ++state_->finished;
+}
+
+asio::awaitable<void> SmtpServer::State::accept_loop() {
+  auto self = shared_from_this();
+  for (;;) {
+    error_code ec;
+    tcp::socket socket = co_await acceptor.async_accept(
+        asio::make_strand(ioc), asio::redirect_error(asio::use_awaitable, ec));
+    if (stopping || !acceptor.is_open()) co_return;
+    if (ec) {
+      if (ec == asio::error::operation_aborted) co_return;
+      continue;  // e.g. EMFILE or a reset before accept: keep serving
+    }
+    ++accepted;
+    std::shared_ptr<Session> session;
+    auto strand = socket.get_executor();  // the strand it was accepted on
+    {
+      std::lock_guard lock(mutex);
+      const bool overloaded = sessions.size() >= options.max_sessions;
+      const std::uint64_t id = next_id++;
+      session = std::make_shared<Session>(self, std::move(socket), id, overloaded);
+      sessions[id] = session;
+    }
+    asio::co_spawn(strand, session->run(), asio::detached);
+  }
+}
+
+SmtpServer::SmtpServer(asio::io_context& ioc, ServerOptions options, HandlerFactory factory)
+    : state_(std::make_shared<State>(ioc, std::move(options), std::move(factory))) {}
+
+SmtpServer::~SmtpServer() { stop(); }
+
+void SmtpServer::start() {
+  auto& o = state_->options;
+  error_code ec;
+  auto address = asio::ip::make_address(o.address, ec);
+  if (ec) throw std::system_error(ec, fmt::format("smtp server: bad address '{}'", o.address));
+  // NETWORK RULE: mailsim servers listen on loopback only.
+  if (!address.is_loopback())
+    throw std::system_error(std::make_error_code(std::errc::permission_denied),
+                            fmt::format("smtp server: {} is not a loopback address", o.address));
+  tcp::endpoint endpoint(address, o.port);
+  auto& acc = state_->acceptor;
+  acc.open(endpoint.protocol(), ec);
+  if (!ec) acc.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acc.bind(endpoint, ec);
+  if (!ec) acc.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    acc.close();
+    throw std::system_error(ec, fmt::format("smtp server: cannot listen on {}:{}", o.address, o.port));
+  }
+  state_->bound = acc.local_endpoint();
+  asio::co_spawn(acc.get_executor(), state_->accept_loop(), asio::detached);
+}
+
+void SmtpServer::stop() {
+  if (state_->stopping.exchange(true)) return;
+  // The acceptor lives on the io_context; close it there.
+  asio::post(state_->acceptor.get_executor(), [state = state_] {
+    error_code ec;
+    state->acceptor.close(ec);
+  });
+  std::vector<std::shared_ptr<Session>> live;
+  {
+    std::lock_guard lock(state_->mutex);
+    for (auto& [id, weak] : state_->sessions)
+      if (auto s = weak.lock()) live.push_back(std::move(s));
+  }
+  for (auto& s : live) s->stop();
+}
+
+tcp::endpoint SmtpServer::local_endpoint() const { return state_->bound; }
+
+void SmtpServer::set_observer(SessionObserver observer) {
+  std::lock_guard lock(state_->mutex);
+  state_->observer = std::move(observer);
+}
+
+std::size_t SmtpServer::active_sessions() const {
+  std::lock_guard lock(state_->mutex);
+  return state_->sessions.size();
+}
+std::size_t SmtpServer::sessions_accepted() const { return state_->accepted; }
+std::size_t SmtpServer::sessions_finished() const { return state_->finished; }
+
+ServerThread::ServerThread(ServerOptions options, HandlerFactory factory, int threads) {
+  server_ = std::make_unique<SmtpServer>(ioc_, std::move(options), std::move(factory));
+  server_->start();
+  for (int i = 0; i < std::max(1, threads); ++i) threads_.emplace_back([this] { ioc_.run(); });
+}
+
+ServerThread::~ServerThread() { stop(); }
+
+void ServerThread::stop() {
+  if (threads_.empty()) return;
+  server_->stop();
+  // Sessions say 421 and close; give them a moment, then stop the loop regardless.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  while (server_->active_sessions() > 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ioc_.stop();
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+}
+
+}  // namespace mailsim::smtp
