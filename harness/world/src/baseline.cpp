@@ -27,6 +27,7 @@ struct PersonaPlan {
   const char* mx_host;
   const char* mx_zone;  // the zone holding the MX host's name
   const char* mx_ip;
+  const char* mx_ipv6;  // "" = IPv4 only
   const char* sender_host;
   const char* sender_zone;
   const char* sender_ip;
@@ -39,21 +40,22 @@ struct PersonaPlan {
 // p=reject (their published _dmarc records, summarised).
 constexpr PersonaPlan kPersonas[] = {
     {"gmail", "gmail.com", "gmail-smtp-in.l.google.com", "google.com", "142.250.27.26",
+     "2a00:1450:400c:c0b::1a",
      "mail-sor-f41.google.com", "google.com", "209.85.220.41",
      "v=spf1 ip4:209.85.128.0/17 ip4:142.250.0.0/15 ~all",
      "v=DMARC1; p=none; sp=quarantine; rua=mailto:mailauth-reports@google.com"},
     {"outlook", "outlook.com", "outlook-com.olc.protection.outlook.com", "outlook.com",
-     "52.101.68.10", "mail-db8eur05olkn2041.outbound.protection.outlook.com", "outlook.com",
+     "52.101.68.10", "2a01:111:f403:c201::1", "mail-db8eur05olkn2041.outbound.protection.outlook.com", "outlook.com",
      "40.92.89.41", "v=spf1 ip4:40.92.0.0/15 ip4:52.100.0.0/14 -all",
      "v=DMARC1; p=none; pct=100; rua=mailto:d@rua.agari.com"},
-    {"yahoo", "yahoo.com", "mta5.am0.yahoodns.net", "yahoodns.net", "67.195.204.72",
+    {"yahoo", "yahoo.com", "mta5.am0.yahoodns.net", "yahoodns.net", "67.195.204.72", "",
      "sonic310-21.consmr.mail.ne1.yahoo.com", "yahoo.com", "66.163.186.147",
      "v=spf1 ip4:66.163.184.0/21 ip4:67.195.204.0/24 ~all",
      "v=DMARC1; p=reject; pct=100; rua=mailto:d@rua.yahoo.com"},
     {"mailtester", "mail-tester.com", "reception.mail-tester.com", "mail-tester.com",
-     "94.23.206.89", "smtp.mail-tester.com", "mail-tester.com", "94.23.206.90",
+     "94.23.206.89", "", "smtp.mail-tester.com", "mail-tester.com", "94.23.206.90",
      "v=spf1 ip4:94.23.206.0/24 -all", "v=DMARC1; p=none"},
-    {"corporate", "corp.example", "mx.corp.example", "corp.example", "203.0.113.25",
+    {"corporate", "corp.example", "mx.corp.example", "corp.example", "203.0.113.25", "",
      "mail.corp.example", "corp.example", "203.0.113.26", "v=spf1 mx a:mail.corp.example -all",
      "v=DMARC1; p=quarantine; rua=mailto:dmarc@corp.example"},
 };
@@ -144,7 +146,15 @@ World guide_baseline(const BaselineOptions& options) {
     add_ptr(w, p.sender_ip, p.sender_host);
     w.add(make_txt(p.domain, p.spf));
     w.add(make_txt(std::string("_dmarc.") + p.domain, p.dmarc));
-    w.add_host(make_host(p.mx_host, HostRole::receiver, p.mx_ip, {25}, p.persona));
+    Host rx = make_host(p.mx_host, HostRole::receiver, p.mx_ip, {25}, p.persona);
+    // Gmail's and Outlook's MX hosts also have IPv6 (as the real ones do), so a SUT that
+    // gains IPv6 (ipv6.add) sends over it and meets their IPv6 PTR rules.
+    if (*p.mx_ipv6) {
+      w.add(make_aaaa(p.mx_host, p.mx_ipv6));
+      add_ptr(w, p.mx_ipv6, p.mx_host);
+      rx.addresses.push_back(p.mx_ipv6);
+    }
+    w.add_host(std::move(rx));
     w.add_host(make_host(p.sender_host, HostRole::sender, p.sender_ip, {}, p.persona));
   }
 

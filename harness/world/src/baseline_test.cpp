@@ -81,11 +81,12 @@ TEST(GuideBaseline, EveryPersonaHasMxAFcrdnsSpfDmarcAndASender) {
     for (const auto& h : w.hosts()) {
       if (h.persona != p.persona) continue;
       // Forward-confirmed reverse DNS for every persona host (RFC 8601 §3 "iprev").
-      const std::string& ip = h.addresses.at(0);
-      auto ptr = w.find(reverse_name(ip), RrType::PTR);
-      ASSERT_EQ(ptr.size(), 1u) << ip;
-      EXPECT_EQ(ptr[0].value, h.name);
-      EXPECT_EQ(w.find(h.name, RrType::A).at(0).value, ip);
+      for (const auto& ip : h.addresses) {
+        auto ptr = w.find(reverse_name(ip), RrType::PTR);
+        ASSERT_EQ(ptr.size(), 1u) << ip;
+        EXPECT_EQ(ptr[0].value, h.name);
+        EXPECT_EQ(w.find(h.name, is_ipv6(ip) ? RrType::AAAA : RrType::A).at(0).value, ip);
+      }
       if (h.role == HostRole::sender) ++senders;
     }
     EXPECT_EQ(senders, 1);
@@ -96,6 +97,8 @@ TEST(GuideBaseline, EveryPersonaHasMxAFcrdnsSpfDmarcAndASender) {
   EXPECT_NE(w.find_txt("_dmarc.gmail.com", "v=DMARC1")[0].text().find("p=none"),
             std::string::npos);
   EXPECT_NE(w.host("mail-sor-f41.google.com"), nullptr);
+  EXPECT_EQ(w.find("gmail-smtp-in.l.google.com", RrType::AAAA).size(), 1u);
+  EXPECT_TRUE(w.find("mta5.am0.yahoodns.net", RrType::AAAA).empty());
 }
 
 TEST(GuideBaseline, FakeDnsAndEmptyDnsbl) {
