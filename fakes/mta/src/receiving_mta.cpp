@@ -1,0 +1,503 @@
+// ReceivingMta: checks at the stage a real provider runs them, persona decides, every attempt
+// becomes a Delivery.
+//
+// Threads: checks run on the Asio thread of the session that asked. They block on DNS, which
+// is acceptable here because the only resolver any actor can reach is the sealed world's (in
+// process, or the FakeDnsServer on loopback, answering in microseconds); a slow or faulty
+// name (dns.fault timeout) blocks only that session's thread for the resolver's deadline.
+// Use MtaConfig::threads > 1 to keep other sessions moving meanwhile.
+#include "mailsim/mta/receiving_mta.hpp"
+
+#include <algorithm>
+#include <map>
+#include <stdexcept>
+
+#include <boost/asio/ip/address.hpp>
+#include <fmt/format.h>
+
+#include "mailsim/smtp/server.hpp"
+#include "mailsim/world/record.hpp"
+
+namespace mailsim::mta {
+
+using personas::Disposition;
+using personas::Stage;
+
+bool is_loopback_address(const std::string& address) {
+  boost::system::error_code ec;
+  auto a = boost::asio::ip::make_address(address, ec);
+  return !ec && a.is_loopback();
+}
+
+namespace {
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+std::string trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  return std::string{s};
+}
+
+// A check that throws is a temporary error of that check, never a crashed session.
+template <class R, class F>
+R guarded(F&& f) {
+  try {
+    return f();
+  } catch (const std::exception& e) {
+    R r;
+    r.result = auth::Result::temperror;
+    r.cause = std::string("check failed: ") + e.what();
+    return r;
+  }
+}
+
+auth::TlsFacts to_facts(const smtp::TlsInfo& info) {
+  return {info.used, info.protocol, info.cipher, info.peer_cert_name};
+}
+
+}  // namespace
+
+// --- shared state --------------------------------------------------------------------------
+
+struct ReceivingMta::Shared {
+  MtaConfig config;
+  const personas::Persona& persona;
+  dns::Resolver& resolver;
+  std::string host;
+
+  mutable std::mutex mutex;
+  mutable std::condition_variable changed;
+  std::vector<Delivery> deliveries;
+  DeliveryCallback callback;
+  std::uint64_t connections = 0;
+  // A session's Deliveries wait here until both its handler has closed (deliveries) and its
+  // server session has reported the transcript. Keyed by the SessionContext's address, which
+  // the dialogue hands to both the handler and the observer.
+  struct Pending {
+    std::optional<std::vector<Delivery>> deliveries;
+    std::optional<std::vector<smtp::TranscriptLine>> transcript;
+  };
+  std::map<const void*, Pending> pending;
+
+  Shared(MtaConfig c, const personas::Persona& p, dns::Resolver& r)
+      : config(std::move(c)), persona(p), resolver(r) {
+    host = config.host.empty() ? persona.default_host : config.host;
+  }
+
+  std::uint64_t next_connection() {
+    std::lock_guard lock(mutex);
+    return ++connections;
+  }
+
+  void publish(std::vector<Delivery> ds, const std::vector<smtp::TranscriptLine>* transcript) {
+    DeliveryCallback cb;
+    std::vector<Delivery> published;
+    {
+      std::lock_guard lock(mutex);
+      for (auto& d : ds) {
+        if (transcript) d.transcript = *transcript;
+        d.sequence = deliveries.size() + 1;
+        deliveries.push_back(d);
+        published.push_back(std::move(d));
+      }
+      cb = callback;
+    }
+    changed.notify_all();
+    if (cb)
+      for (const auto& d : published) cb(d);
+  }
+
+  void session_closed(const void* key, std::vector<Delivery> ds) {
+    std::optional<std::vector<smtp::TranscriptLine>> transcript;
+    {
+      std::lock_guard lock(mutex);
+      auto& p = pending[key];
+      if (!p.transcript) {
+        p.deliveries = std::move(ds);
+        return;
+      }
+      transcript = std::move(p.transcript);
+      pending.erase(key);
+    }
+    publish(std::move(ds), &*transcript);
+  }
+
+  void session_reported(const void* key, std::vector<smtp::TranscriptLine> transcript) {
+    std::vector<Delivery> ds;
+    {
+      std::lock_guard lock(mutex);
+      auto& p = pending[key];
+      if (!p.deliveries) {
+        p.transcript = std::move(transcript);
+        return;
+      }
+      ds = std::move(*p.deliveries);
+      pending.erase(key);
+    }
+    publish(std::move(ds), &transcript);
+  }
+
+  // At stop: sessions that closed but never reported (or the other way round).
+  void flush() {
+    std::vector<Delivery> ds;
+    {
+      std::lock_guard lock(mutex);
+      for (auto& [key, p] : pending)
+        if (p.deliveries)
+          for (auto& d : *p.deliveries) ds.push_back(std::move(d));
+      pending.clear();
+    }
+    if (!ds.empty()) publish(std::move(ds), nullptr);
+  }
+};
+
+// --- one session ---------------------------------------------------------------------------
+
+namespace {
+
+class MtaSession : public smtp::SessionHandler {
+ public:
+  explicit MtaSession(std::shared_ptr<ReceivingMta::Shared> shared) : shared_(std::move(shared)) {}
+
+  smtp::Reply on_connect(const smtp::SessionContext& ctx) override {
+    key_ = &ctx;
+    id_ = fmt::format("mailsim{:06}", shared_->next_connection());
+    facts_.client_ip = ctx.client_ip;
+    facts_.ipv6 = world::is_ipv6(ctx.client_ip);
+    facts_.message_id = id_;
+    auto& r = shared_->resolver;
+    conn_checks_.iprev = guarded<auth::IprevResult>([&] { return auth::check_iprev(ctx.client_ip, r); });
+    if (!shared_->config.dnsbl_zones.empty())
+      conn_checks_.dnsbl = guarded<auth::DnsblResult>(
+          [&] { return auth::check_dnsbl(ctx.client_ip, shared_->config.dnsbl_zones, r); });
+    pending_ = true;
+    stage_ = Stage::connect;
+    smtp::Reply reply;
+    if (auto v = ask(Stage::connect, conn_checks_, conn_hits_); v.reply) {
+      reply = *v.reply;
+      return finish_now(Stage::connect, reply, v.disposition);
+    }
+    reply = smtp::make_reply(220, "", shared_->persona.greeting(shared_->host, id_));
+    replies_.push_back(reply);
+    return reply;
+  }
+
+  smtp::Reply on_helo(const smtp::SessionContext& ctx, std::string_view name, bool) override {
+    facts_.helo = std::string{name};
+    auto& r = shared_->resolver;
+    conn_checks_.helo =
+        guarded<auth::HeloResult>([&] { return auth::check_helo(facts_.helo, ctx.client_ip, r); });
+    conn_checks_.spf_helo = guarded<auth::SpfResult>(
+        [&] { return auth::check_spf_helo(ctx.client_ip, facts_.helo, r); });
+    pending_ = true;
+    stage_ = Stage::helo;
+    // A new EHLO resets the transaction (RFC 5321 §4.1.4); HELO-stage hits are per session.
+    std::erase_if(conn_hits_, [](const personas::RuleHit& h) { return h.stage == Stage::helo; });
+    if (auto v = ask(Stage::helo, conn_checks_, conn_hits_); v.reply)
+      return finish_now(Stage::helo, *v.reply, v.disposition);
+    return record(smtp::make_reply(250, "", shared_->host + " at your service"));
+  }
+
+  smtp::Reply on_mail(const smtp::SessionContext& ctx, std::string_view from,
+                      const smtp::EsmtpParams& params) override {
+    if (pending_ && stage_ >= Stage::mail) finish(stage_, last_reply_, "client started a new transaction");
+    txn_ = {};
+    txn_.envelope.mail_from = std::string{from};
+    txn_.envelope.smtputf8 = params.count("SMTPUTF8") > 0;
+    facts_.mail_from = txn_.envelope.mail_from;
+    facts_.tls = ctx.tls.used;
+    tls_ = to_facts(ctx.tls);
+    auto& r = shared_->resolver;
+    txn_.checks.spf = guarded<auth::SpfResult>(
+        [&] { return auth::check_spf_mailfrom(ctx.client_ip, facts_.helo, facts_.mail_from, r); });
+    pending_ = true;
+    stage_ = Stage::mail;
+    if (auto v = ask(Stage::mail, checks(), txn_.hits); v.reply)
+      return finish_now(Stage::mail, *v.reply, v.disposition);
+    return record(smtp::make_reply(250, "2.1.0", "OK"));
+  }
+
+  smtp::Reply on_rcpt(const smtp::SessionContext&, std::string_view to,
+                      const smtp::EsmtpParams&) override {
+    txn_.envelope.rcpt_to.emplace_back(to);
+    stage_ = Stage::rcpt;
+    // The persona's RCPT rules are per transaction: recorded once, answered for every RCPT.
+    std::vector<personas::RuleHit> before = hits();
+    personas::Verdict v = shared_->persona.evaluate(Stage::rcpt, checks(), facts_, before);
+    if (!txn_.rcpt_evaluated) {
+      txn_.hits.insert(txn_.hits.end(), v.fired.begin(), v.fired.end());
+      txn_.rcpt_evaluated = true;
+    }
+    if (v.reply) {
+      txn_.rcpt_refused = true;
+      txn_.disposition = v.disposition;
+      return record(*v.reply);
+    }
+    return record(smtp::make_reply(250, "2.1.5", "OK"));
+  }
+
+  smtp::Reply on_data(const smtp::SessionContext&) override {
+    stage_ = Stage::data;
+    return record(smtp::make_reply(354, "", "Go ahead"));
+  }
+
+  smtp::Reply on_data_end(const smtp::SessionContext& ctx, std::string_view text) override {
+    stage_ = Stage::data;
+    tls_ = to_facts(ctx.tls);
+    facts_.tls = ctx.tls.used;
+    txn_.envelope.rcpt_to = ctx.rcpt_to;  // the accepted ones are the envelope now
+    auth::Message message = auth::Message::parse(text);
+    facts_.from_domain = message.from_domain();
+    txn_.bulk = shared_->config.bulk || (shared_->config.detect_bulk_headers && is_bulk(message));
+    facts_.bulk = txn_.bulk;
+    auto& r = shared_->resolver;
+    auth::DkimVerifyOptions dkim_options;
+    dkim_options.now = shared_->config.now;
+    txn_.checks.dkim =
+        guarded<auth::DkimResult>([&] { return auth::verify_dkim(message, r, dkim_options); });
+    auth::SpfResult spf = txn_.checks.spf.value_or(auth::SpfResult{});
+    txn_.checks.dmarc = guarded<auth::DmarcResult>(
+        [&] { return auth::check_dmarc(message, spf, *txn_.checks.dkim, r); });
+    txn_.checks.content = guarded<auth::ContentResult>([&] { return auth::check_content(message); });
+    txn_.checks.tls = guarded<auth::CheckResult>([&] { return auth::check_tls(tls_); });
+
+    personas::Verdict v = ask(Stage::data, checks(), txn_.hits);
+    if (v.reply) return finish_now(Stage::data, *v.reply, v.disposition);
+
+    auth::Connection connection{facts_.client_ip, facts_.helo, tls_};
+    std::string ar = auth::authentication_results(shared_->host, checks(), connection, txn_.envelope);
+    std::string stored = ar + "\r\n" + message.raw;
+    const auto& p = shared_->persona;
+    smtp::Reply reply = smtp::make_reply(
+        250, p.accept_enhanced, personas::expand(p.accept_text, facts_, checks()),
+        fmt::format("accepted: {}", personas::to_string(v.disposition)));
+    record(reply);
+    Delivery d = build(Stage::accepted, reply, v.disposition);
+    d.authentication_results = ar;
+    d.message = std::move(stored);
+    done_.push_back(std::move(d));
+    pending_ = false;
+    txn_ = {};
+    return reply;
+  }
+
+  void on_tls(const smtp::SessionContext& ctx) override {
+    tls_ = to_facts(ctx.tls);
+    facts_.tls = ctx.tls.used;
+  }
+
+  void on_close(const smtp::SessionContext& ctx, std::string_view reason) override {
+    if (!key_) key_ = &ctx;
+    if (pending_) finish(stage_, last_reply_, std::string{reason});
+    shared_->session_closed(key_, std::move(done_));
+    done_.clear();
+  }
+
+ private:
+  struct Txn {
+    auth::Envelope envelope;
+    auth::CheckSet checks;  // spf, dkim, dmarc, content, tls
+    std::vector<personas::RuleHit> hits;
+    bool rcpt_evaluated = false;
+    bool rcpt_refused = false;
+    bool bulk = false;
+    Disposition disposition = Disposition::rejected;
+  };
+
+  static bool is_bulk(const auth::Message& m) {
+    for (const auto* h : m.find_all("Precedence")) {
+      auto v = lower(trim(h->value));
+      if (v == "bulk" || v == "list") return true;
+    }
+    const auto* x = m.find("X-Mailsim-Bulk");
+    return x && lower(trim(x->value)) == "yes";
+  }
+
+  auth::CheckSet checks() const {
+    auth::CheckSet c = conn_checks_;
+    c.spf = txn_.checks.spf;
+    c.dkim = txn_.checks.dkim;
+    c.dmarc = txn_.checks.dmarc;
+    c.content = txn_.checks.content;
+    c.tls = txn_.checks.tls;
+    return c;
+  }
+
+  std::vector<personas::RuleHit> hits() const {
+    std::vector<personas::RuleHit> all = conn_hits_;
+    all.insert(all.end(), txn_.hits.begin(), txn_.hits.end());
+    return all;
+  }
+
+  // Asks the persona and keeps the rules that fired (connection-level or transaction-level).
+  personas::Verdict ask(Stage stage, const auth::CheckSet& c,
+                        std::vector<personas::RuleHit>& into) {
+    personas::Verdict v = shared_->persona.evaluate(stage, c, facts_, hits());
+    into.insert(into.end(), v.fired.begin(), v.fired.end());
+    return v;
+  }
+
+  smtp::Reply record(const smtp::Reply& reply) {
+    replies_.push_back(reply);
+    last_reply_ = reply;
+    return reply;
+  }
+
+  // The persona answered with a refusal: the attempt ends here.
+  smtp::Reply finish_now(Stage stage, const smtp::Reply& reply, Disposition disposition) {
+    record(reply);
+    Delivery d = build(stage, reply, disposition);
+    done_.push_back(std::move(d));
+    pending_ = false;
+    txn_ = {};
+    return reply;
+  }
+
+  // The session ended (or moved on) without a verdict at end of DATA.
+  void finish(Stage stage, const smtp::Reply& last, const std::string& note) {
+    Disposition disposition = txn_.rcpt_refused ? txn_.disposition
+                              : last.permanent() ? Disposition::rejected
+                                                 : Disposition::deferred;
+    Delivery d = build(stage, last, disposition);
+    d.note = note;
+    done_.push_back(std::move(d));
+    pending_ = false;
+    txn_ = {};
+  }
+
+  Delivery build(Stage stage, const smtp::Reply& final_reply, Disposition disposition) const {
+    Delivery d;
+    d.persona = shared_->persona.name;
+    d.receiver_host = shared_->host;
+    d.client_ip = facts_.client_ip;
+    d.helo = facts_.helo;
+    d.envelope = txn_.envelope;
+    d.tls = tls_;
+    d.bulk = txn_.bulk;
+    d.ended_at = stage;
+    d.final_reply = final_reply;
+    d.replies = replies_;
+    d.checks = checks();
+    d.disposition = disposition;
+    d.rules = hits();
+    d.score = shared_->persona.score(d.rules);
+    d.score_formula = shared_->persona.score_formula;
+    return d;
+  }
+
+  std::shared_ptr<ReceivingMta::Shared> shared_;
+  const void* key_ = nullptr;
+  std::string id_;
+  personas::Facts facts_;
+  auth::TlsFacts tls_;
+  auth::CheckSet conn_checks_;  // iprev, dnsbl, helo, spf_helo
+  std::vector<personas::RuleHit> conn_hits_;
+  Txn txn_;
+  std::vector<smtp::Reply> replies_;
+  smtp::Reply last_reply_;
+  Stage stage_ = Stage::connect;
+  bool pending_ = false;
+  std::vector<Delivery> done_;
+};
+
+}  // namespace
+
+// --- ReceivingMta ----------------------------------------------------------------------------
+
+struct ReceivingMta::Server {
+  std::unique_ptr<smtp::ServerThread> thread;
+};
+
+ReceivingMta::ReceivingMta(MtaConfig config, dns::Resolver& resolver)
+    : config_(std::move(config)), persona_(personas::persona(config_.persona)) {
+  if (!is_loopback_address(config_.listen_address))
+    throw std::invalid_argument("listen address '" + config_.listen_address +
+                                "' is not loopback (127.0.0.0/8 or ::1): mailsim only listens "
+                                "inside the sealed world");
+  shared_ = std::make_shared<Shared>(config_, persona_, resolver);
+}
+
+ReceivingMta::~ReceivingMta() { stop(); }
+
+std::string ReceivingMta::host() const { return shared_->host; }
+
+void ReceivingMta::start() {
+  if (server_) return;
+  smtp::ServerOptions options;
+  options.address = config_.listen_address;
+  options.port = config_.port;
+  options.tls = config_.tls;
+  options.client_address = config_.client_address;
+  options.command_timeout = config_.command_timeout;
+  options.dialogue.hostname = shared_->host;
+  options.dialogue.max_message_size = config_.max_message_size;
+  auto shared = shared_;
+  server_ = std::make_unique<Server>();
+  server_->thread = std::make_unique<smtp::ServerThread>(
+      options,
+      [shared](const smtp::ConnectionInfo&) -> std::unique_ptr<smtp::SessionHandler> {
+        return std::make_unique<MtaSession>(shared);
+      },
+      std::max(1, config_.threads));
+  server_->thread->server().set_observer(
+      [shared](const smtp::SessionContext& ctx, const smtp::Transcript& transcript,
+               std::string_view) { shared->session_reported(&ctx, transcript.lines()); });
+}
+
+void ReceivingMta::stop() {
+  if (!server_) return;
+  server_->thread->stop();
+  server_.reset();
+  shared_->flush();
+}
+
+std::uint16_t ReceivingMta::port() const {
+  if (!server_) throw std::logic_error("ReceivingMta::port() before start()");
+  return server_->thread->port();
+}
+
+void ReceivingMta::on_delivery(DeliveryCallback callback) {
+  std::lock_guard lock(shared_->mutex);
+  shared_->callback = std::move(callback);
+}
+
+std::vector<Delivery> ReceivingMta::deliveries() const {
+  std::lock_guard lock(shared_->mutex);
+  return shared_->deliveries;
+}
+
+std::vector<Delivery> ReceivingMta::wait_for(std::size_t count,
+                                             std::chrono::milliseconds timeout) const {
+  std::unique_lock lock(shared_->mutex);
+  shared_->changed.wait_for(lock, timeout, [&] { return shared_->deliveries.size() >= count; });
+  return shared_->deliveries;
+}
+
+std::vector<std::string> ReceivingMta::mailbox() const {
+  std::lock_guard lock(shared_->mutex);
+  std::vector<std::string> out;
+  for (const auto& d : shared_->deliveries)
+    if (d.accepted()) out.push_back(d.message);
+  return out;
+}
+
+std::string delivery_line(const Delivery& d) {
+  std::string rules;
+  for (const auto& h : d.rules) {
+    if (h.points == 0 && h.disposition == Disposition::inbox) continue;  // score-neutral notes
+    rules += (rules.empty() ? "" : " ") + h.id;
+  }
+  std::string rcpts;
+  for (const auto& r : d.envelope.rcpt_to) rcpts += (rcpts.empty() ? "" : ",") + r;
+  return fmt::format("#{} {} {} <{}> -> <{}> {} at {}: {} score={:.3f}{}{}", d.sequence, d.persona,
+                     d.client_ip, d.envelope.mail_from, rcpts, personas::to_string(d.disposition),
+                     personas::to_string(d.ended_at), d.final_reply.summary(), d.score,
+                     rules.empty() ? "" : " [" + rules + "]",
+                     d.note.empty() ? "" : " (" + d.note + ")");
+}
+
+}  // namespace mailsim::mta

@@ -1,0 +1,237 @@
+// ReceivingMta over real sockets on 127.0.0.1: a World built here (guide-like records), the
+// in-process world resolver, and Python's smtplib (/usr/bin/python3) as an independent client.
+#include "mailsim/mta/receiving_mta.hpp"
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+
+#include "mailsim/auth/dkim.hpp"
+#include "mailsim/smtp/test_ca.hpp"
+#include "mailsim/world/world.hpp"
+
+namespace mailsim::mta {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+constexpr std::int64_t kNow = 1741500000;  // 2025-03-09, the guide's date (fixed clock)
+
+// The guide's records (§2, §3, §6): nodeseek.com with mx 12.34.56.78, SPF "a mx -all",
+// DMARC p=reject, PTR 12.34.56.78 → mx.nodeseek.com, and a DKIM key at s1._domainkey.
+struct GuideWorld {
+  world::World w;
+  auth::DkimKey key;
+  GuideWorld() {
+    w.add_zone("nodeseek.com");
+    w.add_zone("56.34.12.in-addr.arpa");
+    w.add_zone("zen.spamhaus.org");
+    w.add(world::make_a("mx.nodeseek.com", "12.34.56.78"));
+    w.add(world::make_a("nodeseek.com", "12.34.56.78"));
+    w.add(world::make_mx("nodeseek.com", 10, "mx.nodeseek.com"));
+    w.add(world::make_txt("nodeseek.com", "v=spf1 a mx -all"));
+    w.add(world::make_txt("mx.nodeseek.com", "v=spf1 a -all"));
+    w.add(world::make_txt("_dmarc.nodeseek.com",
+                          "v=DMARC1; p=reject; rua=mailto:postmaster@nodeseek.com"));
+    w.add(world::make_ptr("78.56.34.12.in-addr.arpa", "mx.nodeseek.com"));
+    key = auth::generate_dkim_key("nodeseek.com", "s1", 42, 1024);
+    w.add(world::make_txt("s1._domainkey.nodeseek.com", key.public_txt));
+  }
+};
+
+std::string guide_message(const auth::DkimKey* key) {
+  std::string text =
+      "From: Admin <admin@nodeseek.com>\r\n"
+      "To: someone@gmail.com\r\n"
+      "Subject: hello from the guide\r\n"
+      "Date: Sun, 09 Mar 2025 06:00:00 +0000\r\n"
+      "Message-ID: <guide-1@nodeseek.com>\r\n"
+      "\r\n"
+      "A plain test message.\r\n";
+  if (!key) return text;
+  auth::DkimSignOptions options;
+  options.now = kNow;
+  return auth::sign_dkim(auth::Message::parse(text), *key, options) + text;
+}
+
+struct ClientOutcome {
+  std::string output;  // "accepted" or "<code> <text>" of the refusal, or an error
+  int status = -1;
+};
+
+// Sends one message with smtplib; STARTTLS (verifying against `ca_file`) unless ca_file is "".
+ClientOutcome send_with_python(std::uint16_t port, const fs::path& dir, const std::string& ca_file,
+                               const std::string& message) {
+  fs::path script = dir / "send.py";
+  fs::path msg = dir / "message.eml";
+  std::ofstream(msg, std::ios::binary) << message;
+  std::ofstream(script) << R"(import smtplib, ssl, sys
+port, ca, msgfile = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+s = smtplib.SMTP("127.0.0.1", port, local_hostname="mx.nodeseek.com", timeout=20)
+try:
+    s.ehlo()
+    if ca:
+        ctx = ssl.create_default_context(cafile=ca)
+        ctx.check_hostname = False  # the certificate names mx.google.com, we dial 127.0.0.1
+        s.starttls(context=ctx)
+        s.ehlo()
+    s.sendmail("admin@nodeseek.com", ["someone@gmail.com"], open(msgfile, "rb").read())
+    print("accepted")
+except smtplib.SMTPRecipientsRefused as e:
+    code, text = list(e.recipients.values())[0]
+    print(code, text.decode())
+except smtplib.SMTPResponseException as e:
+    print(e.smtp_code, e.smtp_error.decode())
+try:
+    s.quit()
+except Exception:
+    pass
+)";
+  std::string cmd = "/usr/bin/python3 " + script.string() + " " + std::to_string(port) + " '" +
+                    ca_file + "' " + msg.string() + " 2>&1";
+  ClientOutcome out;
+  FILE* pipe = popen(cmd.c_str(), "r");
+  if (!pipe) return out;
+  std::array<char, 4096> buf{};
+  while (std::fgets(buf.data(), buf.size(), pipe)) out.output += buf.data();
+  out.status = pclose(pipe);
+  return out;
+}
+
+class ReceivingMtaTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("mailsim_mta_test_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::create_directories(dir_);
+    resolver_ = dns::make_world_resolver(world_.w);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::unique_ptr<ReceivingMta> start(std::string persona, std::string virtual_ip, bool tls) {
+    MtaConfig config;
+    config.persona = std::move(persona);
+    config.now = kNow;
+    config.command_timeout = 20s;
+    config.client_address = [virtual_ip](const boost::asio::ip::tcp::endpoint&) {
+      return virtual_ip;
+    };
+    if (tls) config.tls = ca_.server_context(personas::persona(config.persona).default_host);
+    auto mta = std::make_unique<ReceivingMta>(config, *resolver_);
+    mta->start();
+    return mta;
+  }
+
+  std::string ca_file() {
+    fs::path p = dir_ / "ca.pem";
+    std::ofstream(p) << ca_.ca_cert_pem();
+    return p.string();
+  }
+
+  GuideWorld world_;
+  std::unique_ptr<dns::Resolver> resolver_;
+  smtp::TestCa ca_{"mta-test"};
+  fs::path dir_;
+};
+
+TEST_F(ReceivingMtaTest, SignedMessageOverTlsLandsInGmailInboxWithAuthenticationResults) {
+  auto mta = start("gmail", "12.34.56.78", true);
+  auto client = send_with_python(mta->port(), dir_, ca_file(), guide_message(&world_.key));
+  EXPECT_EQ(client.output, "accepted\n");
+  auto ds = mta->wait_for(1, 10s);
+  ASSERT_EQ(ds.size(), 1u) << client.output;
+  const Delivery& d = ds[0];
+  for (const auto& h : d.rules) ADD_FAILURE() << "unexpected rule " << h.id << " " << h.description;
+  EXPECT_TRUE(d.accepted());
+  EXPECT_EQ(d.disposition, personas::Disposition::inbox);
+  EXPECT_EQ(d.persona, "gmail");
+  EXPECT_EQ(d.receiver_host, "mx.google.com");
+  EXPECT_EQ(d.client_ip, "12.34.56.78");
+  EXPECT_EQ(d.helo, "mx.nodeseek.com");
+  EXPECT_EQ(d.envelope.mail_from, "admin@nodeseek.com");
+  EXPECT_EQ(d.envelope.rcpt_to, std::vector<std::string>{"someone@gmail.com"});
+  EXPECT_TRUE(d.tls.used);
+  EXPECT_EQ(d.final_reply.code, 250);
+  EXPECT_TRUE(d.final_reply.lines.front().ends_with("- gsmtp"));
+  ASSERT_TRUE(d.checks.iprev && d.checks.spf && d.checks.dkim && d.checks.dmarc);
+  EXPECT_TRUE(d.checks.iprev->is(auth::Result::pass)) << d.checks.iprev->cause;
+  EXPECT_TRUE(d.checks.spf->is(auth::Result::pass)) << d.checks.spf->cause;
+  EXPECT_TRUE(d.checks.dkim->is(auth::Result::pass)) << d.checks.dkim->cause;
+  EXPECT_TRUE(d.checks.dmarc->is(auth::Result::pass)) << d.checks.dmarc->cause;
+  EXPECT_TRUE(d.message.starts_with("Authentication-Results: mx.google.com;")) << d.message;
+  EXPECT_NE(d.authentication_results.find("dkim=pass"), std::string::npos);
+  EXPECT_NE(d.authentication_results.find("spf=pass"), std::string::npos);
+  EXPECT_NE(d.message.find("Message-ID: <guide-1@nodeseek.com>"), std::string::npos);
+  EXPECT_EQ(mta->mailbox().size(), 1u);
+  bool saw_starttls = false;
+  for (const auto& l : d.transcript) saw_starttls |= l.text.find("STARTTLS") != std::string::npos;
+  EXPECT_TRUE(saw_starttls);
+  EXPECT_NE(delivery_line(d).find("inbox at accepted"), std::string::npos) << delivery_line(d);
+}
+
+TEST_F(ReceivingMtaTest, IpWithoutPtrIsRefusedByGmailWith5725) {
+  auto mta = start("gmail", "12.34.56.99", true);
+  std::vector<std::string> lines;
+  mta->on_delivery([&](const Delivery& d) { lines.push_back(delivery_line(d)); });
+  auto client = send_with_python(mta->port(), dir_, ca_file(), guide_message(&world_.key));
+  EXPECT_TRUE(client.output.starts_with("550 5.7.25 This message was blocked because the sending "
+                                        "IP address doesn't have a PTR record"))
+      << client.output;
+  auto ds = mta->wait_for(1, 10s);
+  ASSERT_EQ(ds.size(), 1u);
+  const Delivery& d = ds[0];
+  EXPECT_FALSE(d.accepted());
+  EXPECT_EQ(d.ended_at, personas::Stage::rcpt);
+  EXPECT_EQ(d.disposition, personas::Disposition::rejected);
+  EXPECT_EQ(d.final_reply.code, 550);
+  EXPECT_EQ(d.final_reply.enhanced, "5.7.25");
+  ASSERT_FALSE(d.rules.empty());
+  EXPECT_EQ(d.rules.back().id, "gmail.ptr");
+  ASSERT_TRUE(d.checks.iprev);
+  EXPECT_FALSE(d.checks.iprev->is(auth::Result::pass));
+  EXPECT_TRUE(d.message.empty());
+  EXPECT_TRUE(mta->mailbox().empty());
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_NE(lines[0].find("rejected at rcpt: 550 5.7.25"), std::string::npos) << lines[0];
+}
+
+TEST_F(ReceivingMtaTest, UnsignedMessageWithoutTlsScoresAtMailtester) {
+  auto mta = start("mailtester", "12.34.56.78", false);
+  auto client = send_with_python(mta->port(), dir_, "", guide_message(nullptr));
+  EXPECT_EQ(client.output, "accepted\n");
+  auto ds = mta->wait_for(1, 10s);
+  ASSERT_EQ(ds.size(), 1u);
+  const Delivery& d = ds[0];
+  EXPECT_TRUE(d.accepted());
+  EXPECT_FALSE(d.tls.used);
+  bool no_dkim = false;
+  for (const auto& h : d.rules) no_dkim |= h.id == "MT_NO_DKIM";
+  EXPECT_TRUE(no_dkim);
+  // SPF passes (the client is 12.34.56.78), no DKIM: 10 - 1 (MT_NO_DKIM), clamped at 10
+  // after SPF_PASS's +0.001; DMARC passes through SPF alignment.
+  EXPECT_NEAR(d.score, 9.0 + 0.001 + 0.001, 1e-9);
+  EXPECT_EQ(d.disposition, personas::Disposition::inbox);
+}
+
+TEST(ReceivingMtaConfig, RefusesNonLoopbackListenAndUnknownPersona) {
+  world::World w;
+  auto r = dns::make_world_resolver(w);
+  MtaConfig c;
+  c.listen_address = "0.0.0.0";
+  EXPECT_THROW(ReceivingMta(c, *r), std::invalid_argument);
+  c.listen_address = "127.0.0.1";
+  c.persona = "hotmail";
+  EXPECT_THROW(ReceivingMta(c, *r), std::invalid_argument);
+  EXPECT_TRUE(is_loopback_address("127.9.8.7"));
+  EXPECT_TRUE(is_loopback_address("::1"));
+  EXPECT_FALSE(is_loopback_address("12.34.56.78"));
+}
+
+}  // namespace
+}  // namespace mailsim::mta
