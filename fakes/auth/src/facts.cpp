@@ -130,12 +130,14 @@ Message Message::parse(std::string_view text) {
       continue;
     }
     std::size_t colon = line.find(':');
-    // Obsolete syntax allows WSP before the colon (§4.5); accept it by trimming.
-    if (colon == std::string_view::npos || !valid_field_name(trim(line.substr(0, colon)))) {
-      break;  // not a field: the header section ends where it stops making sense
-    }
+    if (colon == std::string_view::npos) break;  // not a field: the header section ends
+    // Obsolete syntax allows WSP between the name and the colon (§4.5.8); nothing else may
+    // surround the name, so "raw" always starts with it.
+    std::string_view name = line.substr(0, colon);
+    while (!name.empty() && is_wsp(name.back())) name.remove_suffix(1);
+    if (!valid_field_name(name)) break;
     Header h;
-    h.name = std::string(trim(line.substr(0, colon)));
+    h.name = std::string(name);
     h.value = std::string(line.substr(colon + 1));
     h.raw = std::string(line);
     message.headers.push_back(std::move(h));

@@ -80,3 +80,20 @@ TEST(MessageFromDomain, FoldedFrom) {
 
 }  // namespace
 }  // namespace mailsim::auth
+
+namespace mailsim::auth {
+namespace {
+
+// Found by fakes/auth/fuzz/message_fuzz.cpp: a CR before the name was trimmed away, so the
+// header's raw bytes did not start with its name.
+TEST(MessageParse, ControlCharactersBeforeNameEndHeaders) {
+  auto m = Message::parse(std::string_view("\r\ra@?:x\nB: y\n\nbody\n"));
+  EXPECT_TRUE(m.headers.empty());
+  auto ws = Message::parse("Subject : obsolete spacing\n\nx\n");
+  ASSERT_EQ(ws.headers.size(), 1u);
+  EXPECT_EQ(ws.headers[0].name, "Subject");
+  EXPECT_EQ(ws.headers[0].value, "obsolete spacing");
+}
+
+}  // namespace
+}  // namespace mailsim::auth
