@@ -15,8 +15,12 @@ extern "C" {
 #undef MAILSIM_UNDEF_BOOL
 #endif
 
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
 #include <algorithm>
 #include <cstring>
+#include <ctime>
 #include <map>
 #include <memory>
 #include <stdexcept>
@@ -38,6 +42,7 @@ struct KeyFetch {
 
 struct VerifyContext {
   TracingResolver* resolver = nullptr;
+  Trace* trace = nullptr;
   std::map<std::string, KeyFetch> fetched;  // by "<selector>._domainkey.<domain>"
 };
 
@@ -46,6 +51,69 @@ std::string key_name(DKIM_SIGINFO* sig) {
   const char* domain = reinterpret_cast<const char*>(dkim_sig_getdomain(sig));
   return world::canonical_name(fmt::format("{}._domainkey.{}", selector ? selector : "",
                                            domain ? domain : ""));
+}
+
+std::string b64encode(const unsigned char* data, std::size_t len) {
+  std::string out(4 * ((len + 2) / 3) + 1, '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data,
+                          static_cast<int>(len));
+  out.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+  return out;
+}
+
+std::vector<unsigned char> b64decode(std::string_view text) {
+  std::string clean;
+  for (char c : text)
+    if (c != ' ' && c != '\t' && c != '\r' && c != '\n') clean += c;
+  std::vector<unsigned char> out(clean.size() / 4 * 3 + 3);
+  int n = EVP_DecodeBlock(out.data(), reinterpret_cast<const unsigned char*>(clean.data()),
+                          static_cast<int>(clean.size()));
+  if (n < 0 || clean.size() % 4 != 0) return {};
+  std::size_t len = static_cast<std::size_t>(n);
+  if (!clean.empty() && clean.back() == '=') --len;
+  if (clean.size() > 1 && clean[clean.size() - 2] == '=') --len;
+  out.resize(len);
+  return out;
+}
+
+// Some signers publish p= as a bare PKCS#1 RSAPublicKey instead of the SubjectPublicKeyInfo
+// RFC 6376 §3.6.1 specifies; libopendkim cannot read that, dkimpy and Stalwart can. We
+// re-wrap such a key as SPKI before handing the record to libopendkim. Other records are
+// returned unchanged.
+std::string pkcs1_to_spki(const std::string& record) {
+  std::size_t p = std::string::npos;
+  for (std::size_t i = 0; i + 1 < record.size(); ++i) {
+    if (record[i] == 'p' && (i == 0 || record[i - 1] == ';' || record[i - 1] == ' ' ||
+                             record[i - 1] == '\t')) {
+      std::size_t j = i + 1;
+      while (j < record.size() && (record[j] == ' ' || record[j] == '\t')) ++j;
+      if (j < record.size() && record[j] == '=') {
+        p = j + 1;
+        break;
+      }
+    }
+  }
+  if (p == std::string::npos) return record;
+  std::size_t end = record.find(';', p);
+  if (end == std::string::npos) end = record.size();
+  std::vector<unsigned char> der = b64decode(std::string_view(record).substr(p, end - p));
+  if (der.empty()) return record;
+  const unsigned char* in = der.data();
+  EVP_PKEY* spki = d2i_PUBKEY(nullptr, &in, static_cast<long>(der.size()));
+  if (spki != nullptr) {
+    EVP_PKEY_free(spki);
+    return record;
+  }
+  in = der.data();
+  EVP_PKEY* rsa = d2i_PublicKey(EVP_PKEY_RSA, nullptr, &in, static_cast<long>(der.size()));
+  if (rsa == nullptr) return record;
+  unsigned char* out = nullptr;
+  int len = i2d_PUBKEY(rsa, &out);
+  EVP_PKEY_free(rsa);
+  if (len <= 0) return record;
+  std::string wrapped = b64encode(out, static_cast<std::size_t>(len));
+  OPENSSL_free(out);
+  return record.substr(0, p) + wrapped + record.substr(end);
 }
 
 // libopendkim calls this for each signature it processes (instead of its own resolver).
@@ -72,10 +140,19 @@ DKIM_CBSTAT key_lookup(DKIM* dkim, DKIM_SIGINFO* sig, u_char* buf, size_t buflen
   // first as served (the count is reported in the cause when verification fails).
   fetch.strings = records.front().strings;
   fetch.text = records.front().text();
-  if (fetch.text.size() + 1 > buflen) return DKIM_CBSTAT_ERROR;
-  std::memcpy(buf, fetch.text.c_str(), fetch.text.size() + 1);
+  std::string served = pkcs1_to_spki(fetch.text);
+  if (served != fetch.text)
+    ctx->trace->push_back({TraceStep::Kind::step, fmt::format("key at {} is a bare PKCS#1 RSAPublicKey, not the "
+                                    "SubjectPublicKeyInfo RFC 6376 §3.6.1 asks for; "
+                                    "accepted as dkimpy and Stalwart do",
+                                    name)});
+  if (served.size() + 1 > buflen) return DKIM_CBSTAT_ERROR;
+  std::memcpy(buf, served.c_str(), served.size() + 1);
   return DKIM_CBSTAT_CONTINUE;
 }
+
+// Seconds of clock skew tolerated for t= in the future (libopendkim's default is 300).
+constexpr std::int64_t kClockDrift = 300;
 
 struct LibDeleter {
   void operator()(DKIM_LIB* lib) const { dkim_close(lib); }
@@ -93,6 +170,12 @@ LibPtr make_lib(std::optional<std::int64_t> now) {
     // DKIM_OPTS_FIXEDTIME: libopendkim uses this instead of time() for t=/x= (injected clock).
     std::uint64_t fixed = static_cast<std::uint64_t>(*now);
     dkim_options(lib.get(), DKIM_OP_SETOPT, DKIM_OPTS_FIXEDTIME, &fixed, sizeof fixed);
+    // libopendkim 2.11 signs with FIXEDTIME but checks x=/t= against time(NULL). Widening
+    // the allowed clock drift by |real − fixed| keeps it from rejecting what is valid at the
+    // injected time; verify_dkim then applies x= and t= itself at that time (check_times).
+    std::int64_t real = static_cast<std::int64_t>(std::time(nullptr));
+    std::uint64_t drift = static_cast<std::uint64_t>(std::llabs(real - *now)) + kClockDrift;
+    dkim_options(lib.get(), DKIM_OP_SETOPT, DKIM_OPTS_CLOCKDRIFT, &drift, sizeof drift);
   }
   return lib;
 }
@@ -164,7 +247,36 @@ std::string explain_key_problem(const KeyFetch& fetch, const std::string& name,
   return fmt::format("{} ({})", base, lib_error);
 }
 
-DkimSignatureResult describe(DKIM* dkim, DKIM_SIGINFO* sig, const VerifyContext& ctx) {
+std::string tag_value(DKIM_SIGINFO* sig, const char* tag) {
+  u_char* v = dkim_sig_gettagvalue(sig, false, reinterpret_cast<u_char*>(const_cast<char*>(tag)));
+  std::string out;
+  if (v == nullptr) return out;
+  for (const char* c = reinterpret_cast<const char*>(v); *c != '\0'; ++c)
+    if (*c != ' ' && *c != '\t' && *c != '\r' && *c != '\n') out += *c;
+  return out;
+}
+
+// RFC 6376 §3.5 x= (expiry) and t= (signing time) against the injected clock; "" if fine.
+std::string time_problem(DKIM_SIGINFO* sig, std::optional<std::int64_t> now) {
+  if (!now) return "";
+  std::string x = tag_value(sig, "x");
+  std::string t = tag_value(sig, "t");
+  try {
+    if (!x.empty() && std::stoll(x) < *now)
+      return fmt::format("signature expired (x={} is before the clock's {}, RFC 6376 §3.5)", x,
+                         *now);
+    if (!t.empty() && std::stoll(t) > *now + kClockDrift)
+      return fmt::format("signature timestamp t={} is in the future of the clock's {} (RFC "
+                         "6376 §3.5)",
+                         t, *now);
+  } catch (const std::exception&) {
+    return "";  // libopendkim already rejects non-numeric x=/t= as a syntax error
+  }
+  return "";
+}
+
+DkimSignatureResult describe(DKIM* dkim, DKIM_SIGINFO* sig, const VerifyContext& ctx,
+                             std::optional<std::int64_t> now) {
   (void)dkim;
   DkimSignatureResult r;
   const char* d = reinterpret_cast<const char*>(dkim_sig_getdomain(sig));
@@ -176,6 +288,20 @@ DkimSignatureResult describe(DKIM* dkim, DKIM_SIGINFO* sig, const VerifyContext&
   if (dkim_sig_getkeysize(sig, &bits) == DKIM_STAT_OK) r.key_bits = static_cast<int>(bits);
   unsigned int flags = dkim_sig_getflags(sig);
   int bh = dkim_sig_getbh(sig);
+  if (bh == DKIM_SIGBH_UNTESTED) {
+    // libopendkim compares bh= only after the header signature verified. A receiver's
+    // report is more useful when it says whether the body itself was changed, so compare
+    // the body hash libopendkim computed with bh= here (RFC 6376 §3.7).
+    void* hh = nullptr;
+    void* bhash = nullptr;
+    size_t hhlen = 0, bhlen = 0;
+    if (dkim_sig_gethashes(sig, &hh, &hhlen, &bhash, &bhlen) == DKIM_STAT_OK &&
+        bhash != nullptr && bhlen > 0) {
+      std::string computed = b64encode(static_cast<const unsigned char*>(bhash), bhlen);
+      std::string published = tag_value(sig, "bh");
+      if (!published.empty()) bh = computed == published ? DKIM_SIGBH_MATCH : DKIM_SIGBH_MISMATCH;
+    }
+  }
   r.body_hash_ok = bh == DKIM_SIGBH_MATCH;
   int err = dkim_sig_geterror(sig);
   const char* err_text = dkim_sig_geterrorstr(err);
@@ -187,7 +313,11 @@ DkimSignatureResult describe(DKIM* dkim, DKIM_SIGINFO* sig, const VerifyContext&
       !it->second.text.empty() && err != DKIM_SIGERROR_KEYDECODE)
     r.key_bits = 256;
 
-  if ((flags & DKIM_SIGFLAG_PASSED) != 0 && bh == DKIM_SIGBH_MATCH) {
+  std::string late = time_problem(sig, now);
+  if (!late.empty()) {
+    r.result = Result::fail;
+    r.cause = fmt::format("DKIM signature {}: {}.", who, late);
+  } else if ((flags & DKIM_SIGFLAG_PASSED) != 0 && bh == DKIM_SIGBH_MATCH) {
     r.result = Result::pass;
     r.cause = fmt::format("DKIM signature {} ({}, {}-bit key) verifies.", who, r.algorithm,
                           r.key_bits);
@@ -288,6 +418,7 @@ DkimResult verify_dkim(const Message& message, dns::Resolver& resolver,
   TracingResolver tracing(resolver, out.trace);
   VerifyContext ctx;
   ctx.resolver = &tracing;
+  ctx.trace = &out.trace;
   LibPtr lib = make_lib(options.now);
   // Keep handles for signatures libopendkim cannot parse, so each one is reported.
   unsigned int flags = DKIM_LIBFLAGS_BADSIGHANDLES;
@@ -324,7 +455,7 @@ DkimResult verify_dkim(const Message& message, dns::Resolver& resolver,
   int nsigs = 0;
   if (dkim_getsiglist(dkim.get(), &sigs, &nsigs) == DKIM_STAT_OK && sigs != nullptr) {
     for (int i = 0; i < nsigs; ++i) {
-      out.signatures.push_back(describe(dkim.get(), sigs[i], ctx));
+      out.signatures.push_back(describe(dkim.get(), sigs[i], ctx, options.now));
       out.trace.push_back({TraceStep::Kind::step, out.signatures.back().cause});
     }
   }

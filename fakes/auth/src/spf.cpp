@@ -64,11 +64,14 @@ int to_herrno(dns::DnsStatus status) {
     case dns::DnsStatus::ok: return NETDB_SUCCESS;
     case dns::DnsStatus::nxdomain: return HOST_NOT_FOUND;
     case dns::DnsStatus::nodata: return NO_DATA;
+    // FORMERR comes back for a name that cannot be put on the wire (a label over 63
+    // octets, an empty label): such a name cannot exist, and RFC 7208 §4.3 treats an
+    // invalid domain as having no record, so it reads as NXDOMAIN.
+    case dns::DnsStatus::formerr: return HOST_NOT_FOUND;
     // RFC 7208 §2.6.6: a transient error while performing the DNS lookup → temperror.
     case dns::DnsStatus::servfail:
     case dns::DnsStatus::timeout:
-    case dns::DnsStatus::refused:
-    case dns::DnsStatus::formerr: return TRY_AGAIN;
+    case dns::DnsStatus::refused: return TRY_AGAIN;
   }
   return TRY_AGAIN;
 }
@@ -110,7 +113,8 @@ SPF_dns_rr_t* layer_lookup(SPF_dns_server_t* server, const char* domain, ns_type
   }
   // RFC 7208 §4.6.4: a term's lookup that yields NXDOMAIN or no answers is a void lookup.
   if (!is_top && (answer.status == dns::DnsStatus::nxdomain ||
-                  answer.status == dns::DnsStatus::nodata)) {
+                  answer.status == dns::DnsStatus::nodata ||
+                  answer.status == dns::DnsStatus::formerr)) {
     ++state->out->void_lookups;
   }
   std::vector<world::Record> records = answer.of_type(*rr_type);
