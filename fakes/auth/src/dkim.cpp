@@ -235,11 +235,12 @@ std::string explain_key_problem(const KeyFetch& fetch, const std::string& name,
   std::string trimmed = p;
   while (!trimmed.empty() && (trimmed.back() == ' ' || trimmed.back() == '\t'))
     trimmed.pop_back();
-  auto bad = std::find_if(trimmed.begin(), trimmed.end(),
-                          [](char c) { return !is_base64_char(c); });
+  auto bad = std::find_if(trimmed.begin(), trimmed.end(), [](char c) {
+    return !is_base64_char(c) && c != ' ' && c != '\t' && c != '\r' && c != '\n';
+  });
   if (bad != trimmed.end()) {
     std::size_t at = static_cast<std::size_t>(bad - trimmed.begin());
-    const char* what = *bad == ' ' ? "a space" : *bad == '"' ? "a quote" : "a stray character";
+    const char* what = *bad == '"' ? "a quote" : "a stray character";
     return fmt::format("{}: p= contains {} at offset {} ({} strings joined: the value was "
                        "split with a separator inside the key) ({})",
                        base, what, at, fetch.strings.size(), lib_error);
@@ -272,6 +273,16 @@ std::string time_problem(DKIM_SIGINFO* sig, std::optional<std::int64_t> now) {
   } catch (const std::exception&) {
     return "";  // libopendkim already rejects non-numeric x=/t= as a syntax error
   }
+  return "";
+}
+
+// The first character in p= that RFC 6376 §3.6.1's base64string does not allow (it allows
+// the base64 alphabet, "=" and folding white space), described; "" if p= is clean.
+std::string invalid_key_chars(const std::string& record) {
+  std::string p = key_tag(record, "p");
+  for (char c : p)
+    if (!is_base64_char(c) && c != ' ' && c != '\t' && c != '\r' && c != '\n')
+      return std::string(1, c);
   return "";
 }
 
@@ -314,7 +325,15 @@ DkimSignatureResult describe(DKIM* dkim, DKIM_SIGINFO* sig, const VerifyContext&
     r.key_bits = 256;
 
   std::string late = time_problem(sig, now);
-  if (!late.empty()) {
+  std::string bad_p = it != ctx.fetched.end() ? invalid_key_chars(it->second.text) : "";
+  if (!bad_p.empty()) {
+    // libopendkim's base64 decoder skips characters outside the alphabet, so it may accept
+    // a key RFC 6376 §3.6.1 calls malformed (p= is base64 with optional FWS only). A
+    // receiver that follows the RFC rejects it: key syntax error → PERMFAIL.
+    r.result = Result::permerror;
+    r.cause = "DKIM signature " + who + ": " +
+              explain_key_problem(it->second, name, "p= is not base64 (RFC 6376 §3.6.1)") + ".";
+  } else if (!late.empty()) {
     r.result = Result::fail;
     r.cause = fmt::format("DKIM signature {}: {}.", who, late);
   } else if ((flags & DKIM_SIGFLAG_PASSED) != 0 && bh == DKIM_SIGBH_MATCH) {
@@ -458,6 +477,18 @@ DkimResult verify_dkim(const Message& message, dns::Resolver& resolver,
       out.signatures.push_back(describe(dkim.get(), sigs[i], ctx, options.now));
       out.trace.push_back({TraceStep::Kind::step, out.signatures.back().cause});
     }
+  }
+  if (out.signatures.empty() &&
+      (status == DKIM_STAT_CBTRYAGAIN || status == DKIM_STAT_KEYFAIL)) {
+    // RFC 6376 §6.1.2: the key query failed to respond → TEMPFAIL.
+    out.result = Result::temperror;
+    std::string what;
+    for (const auto& [name, fetch] : ctx.fetched)
+      what += fmt::format("{}{} → {}", what.empty() ? "" : ", ", name, to_string(fetch.status));
+    out.cause = fmt::format("The DKIM key query failed temporarily ({}): temperror, a later "
+                            "attempt may verify.",
+                            what.empty() ? dkim_getresultstr(status) : what);
+    return out;
   }
   if (out.signatures.empty()) {
     // Every DKIM-Signature field failed to parse before libopendkim made a handle.
