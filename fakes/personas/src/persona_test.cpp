@@ -5,7 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <fstream>
 #include <numeric>
+#include <sstream>
 
 namespace mailsim::personas {
 namespace {
@@ -130,6 +132,20 @@ TEST(Persona, EveryRuleHasIdSourceDescriptionAndValidReply) {
         EXPECT_FALSE(r.text.empty()) << r.id;
       }
     }
+  }
+}
+
+// docs/personas.md is the readable form of the tables: every rule must be in it.
+TEST(Persona, DocsListEveryRule) {
+  std::ifstream in(std::string(MAILSIM_SOURCE_DIR) + "/docs/personas.md");
+  ASSERT_TRUE(in) << "docs/personas.md not found under " << MAILSIM_SOURCE_DIR;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string doc = ss.str();
+  for (const auto& p : all_personas()) {
+    EXPECT_NE(doc.find("## " + p.name + "\n"), std::string::npos) << p.name;
+    for (const auto& r : p.rules)
+      EXPECT_NE(doc.find("`" + r.id + "`"), std::string::npos) << p.name << " " << r.id;
   }
 }
 

@@ -12,5 +12,6 @@ inline constexpr int kExitExpectationFailed = 1;
 inline constexpr int kExitUsage = 2;
 
 void register_dns_commands(CLI::App& app, int& exit_code);
+void register_receive_commands(CLI::App& app, int& exit_code);
 
 }  // namespace mailsim::cli

@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   int exit_code = mailsim::cli::kExitOk;
   mailsim::cli::register_dns_commands(app, exit_code);
+  mailsim::cli::register_receive_commands(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

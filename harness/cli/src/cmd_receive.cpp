@@ -1,0 +1,140 @@
+// `mailsim receive`: one persona's ReceivingMta on a loopback address, resolving through the
+// fake DNS over the wire, so anyone can point swaks at it. Prints each Delivery as a line.
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <mutex>
+#include <pthread.h>
+#include <stdexcept>
+
+#include <fmt/core.h>
+
+#include "commands.hpp"
+#include "mailsim/dns/resolver.hpp"
+#include "mailsim/mta/receiving_mta.hpp"
+#include "mailsim/smtp/test_ca.hpp"
+
+namespace mailsim::cli {
+namespace {
+
+struct HostPort {
+  std::string host;
+  std::uint16_t port = 0;
+};
+
+// "127.0.0.1:2525" or "[::1]:2525".
+HostPort parse_host_port(const std::string& text, const char* what) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon + 1 == text.size())
+    throw std::invalid_argument(fmt::format("{} '{}': expected ADDRESS:PORT", what, text));
+  std::string host = text.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  unsigned long port = 0;
+  try {
+    port = std::stoul(text.substr(colon + 1));
+  } catch (const std::exception&) {
+    port = 70000;
+  }
+  if (port > 65535)
+    throw std::invalid_argument(fmt::format("{} '{}': port must be 0-65535", what, text));
+  if (!mta::is_loopback_address(host))
+    throw std::invalid_argument(fmt::format(
+        "{} '{}': only loopback addresses (127.0.0.0/8, ::1) are allowed in the sealed world",
+        what, text));
+  return {host, static_cast<std::uint16_t>(port)};
+}
+
+struct ReceiveOptions {
+  std::string persona = "gmail";
+  std::string listen = "127.0.0.1:2525";
+  std::string dns;
+  std::string host;
+  std::string client_ip;
+  std::vector<std::string> dnsbl = {"zen.spamhaus.org"};
+  bool bulk = false;
+  bool no_tls = false;
+  bool verbose = false;
+  std::int64_t now = 0;
+};
+
+int run_receive(const ReceiveOptions& o) {
+  HostPort listen = parse_host_port(o.listen, "--listen");
+  HostPort dns_at = parse_host_port(o.dns, "--dns");
+  auto resolver = dns::make_wire_resolver(dns_at.host, dns_at.port);
+
+  mta::MtaConfig config;
+  config.persona = o.persona;
+  config.host = o.host;
+  config.listen_address = listen.host;
+  config.port = listen.port;
+  config.dnsbl_zones = o.dnsbl;
+  config.bulk = o.bulk;
+  if (o.now > 0) config.now = o.now;
+  if (!o.client_ip.empty()) {
+    std::string ip = o.client_ip;
+    config.client_address = [ip](const boost::asio::ip::tcp::endpoint&) { return ip; };
+  }
+  smtp::TestCa ca;
+  const auto& persona = personas::persona(o.persona);
+  if (!o.no_tls) config.tls = ca.server_context(o.host.empty() ? persona.default_host : o.host);
+
+  // SIGINT/SIGTERM are blocked here (and so in the server threads, which inherit the mask)
+  // and taken synchronously below with sigwait: no async-signal-safety concerns.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  mta::ReceivingMta mta(config, *resolver);
+  std::mutex out;
+  mta.on_delivery([&](const mta::Delivery& d) {
+    std::lock_guard lock(out);
+    fmt::print("{}\n", mta::delivery_line(d));
+    if (o.verbose) {
+      for (const auto& h : d.rules)
+        fmt::print("    {:+.3f} {} — {} ({})\n", h.points, h.id, h.description, h.source);
+      for (const auto& l : d.transcript) fmt::print("    {}: {}\n", smtp::to_string(l.who), l.text);
+    }
+    std::fflush(stdout);
+  });
+  mta.start();
+  fmt::print(stderr,
+             "mailsim receive: persona {} ({}) on {}:{}, DNS {}:{}, STARTTLS {}; Ctrl-C stops\n",
+             persona.name, mta.host(), listen.host, mta.port(), dns_at.host, dns_at.port,
+             o.no_tls ? "off" : "on (mailsim test CA)");
+  fmt::print(stderr, "score: {}\n", persona.score_formula);
+  int sig = 0;
+  sigwait(&signals, &sig);
+  mta.stop();
+  fmt::print(stderr, "mailsim receive: stopped ({} deliveries)\n", mta.deliveries().size());
+  return kExitOk;
+}
+
+}  // namespace
+
+void register_receive_commands(CLI::App& app, int& exit_code) {
+  auto o = std::make_shared<ReceiveOptions>();
+  auto* cmd = app.add_subcommand(
+      "receive", "Run one provider persona's receiving MTA on loopback (point swaks at it)");
+  std::string personas_list;
+  for (const auto& p : personas::all_personas())
+    personas_list += (personas_list.empty() ? "" : ", ") + p.name;
+  cmd->add_option("--persona", o->persona, "Rulebook: " + personas_list)->capture_default_str();
+  cmd->add_option("--listen", o->listen, "Loopback ADDRESS:PORT to listen on")
+      ->capture_default_str();
+  cmd->add_option("--dns", o->dns, "The fake DNS server, loopback ADDRESS:PORT")->required();
+  cmd->add_option("--host", o->host, "Greeting host / authserv-id (default: the persona's)");
+  cmd->add_option("--client-ip", o->client_ip,
+                  "Treat every client as this (virtual) address, e.g. 12.34.56.78");
+  cmd->add_option("--dnsbl", o->dnsbl, "DNSBL zones to query at connect")->capture_default_str();
+  cmd->add_flag("--bulk", o->bulk, "Treat every message as bulk (else Precedence: bulk/list or "
+                                   "X-Mailsim-Bulk: yes marks it)");
+  cmd->add_flag("--no-tls", o->no_tls, "Do not offer STARTTLS");
+  cmd->add_option("--now", o->now, "Fixed clock, seconds since the epoch (DKIM x= checks)");
+  cmd->add_flag("-v,--verbose", o->verbose, "Print every rule and the transcript");
+  cmd->callback([o, &exit_code] { exit_code = run_receive(*o); });
+}
+
+}  // namespace mailsim::cli
