@@ -20,8 +20,10 @@ std::string valid_forms() {
   std::string names;
   for (const auto& n : disposition_names()) names += (names.empty() ? "" : ", ") + n;
   return fmt::format(
-      "a disposition ({}), alternatives \"inbox|spam\", a negation \"not inbox\", or a "
-      "mailtester score bound \"<= 6\", \">= 9.5\" (operators <=, <, >=, >, ==)",
+      "a disposition ({}), alternatives \"inbox|spam\", a negation \"not inbox\", an "
+      "enhanced code after it \"rejected 5.7.25\", a mailtester score bound \"<= 6\", "
+      "\">= 9.5\", \"10\" (operators <=, <, >=, >, ==), or parts joined by commas "
+      "\"inbox, >= 9\"",
       names);
 }
 
@@ -34,41 +36,74 @@ std::string describe_actual(const Outcome& o) {
 }  // namespace
 
 ExpectedValue parse_expected(const std::string& text) {
-  std::string s = trim(text);
   ExpectedValue v;
-  for (const char* op : {"<=", ">=", "==", "<", ">"}) {
-    if (s.rfind(op, 0) == 0) {
-      v.kind = ExpectedValue::Kind::score_bound;
-      v.op = op;
-      std::string number = trim(std::string_view(s).substr(v.op.size()));
+  auto fail = [&](const std::string& what) {
+    throw std::invalid_argument(
+        fmt::format("expected value \"{}\": {}; use {}", text, what, valid_forms()));
+  };
+  std::string_view all = text;
+  bool any_part = false;
+  while (true) {
+    auto comma = all.find(',');
+    std::string part = trim(all.substr(0, comma));
+    if (part.empty()) fail("empty part");
+    any_part = true;
+    std::string op;
+    for (const char* o : {"<=", ">=", "==", "<", ">"}) {
+      if (part.rfind(o, 0) == 0) {
+        op = o;
+        break;
+      }
+    }
+    bool numeric = part.find_first_not_of("0123456789.") == std::string::npos;
+    if (!op.empty() || numeric) {
+      if (v.has_score) fail("two score bounds");
+      v.has_score = true;
+      v.op = op.empty() ? "==" : op;
+      std::string number = trim(std::string_view(part).substr(op.size()));
       const char* first = number.data();
       const char* last = first + number.size();
       auto [ptr, ec] = std::from_chars(first, last, v.bound);
       if (number.empty() || ec != std::errc() || ptr != last || v.bound < 0 || v.bound > 10) {
-        throw std::invalid_argument(fmt::format(
-            "expected value \"{}\": \"{}\" is not a score between 0 and 10; use {}", text,
-            number, valid_forms()));
+        fail(fmt::format("\"{}\" is not a score between 0 and 10", number));
       }
-      return v;
+    } else {
+      if (!v.any_of.empty()) fail("two disposition parts");
+      std::string rest = part;
+      if (rest.rfind("not ", 0) == 0) {
+        v.negated = true;
+        rest = trim(std::string_view(rest).substr(4));
+      }
+      // An enhanced status code may follow: "rejected 5.7.25" (RFC 3463 class.subject.detail).
+      auto space = rest.find(' ');
+      if (space != std::string::npos) {
+        v.enhanced_code = trim(std::string_view(rest).substr(space + 1));
+        rest = rest.substr(0, space);
+        static const char* kDigits = "0123456789";
+        auto d1 = v.enhanced_code.find('.');
+        auto d2 = d1 == std::string::npos ? d1 : v.enhanced_code.find('.', d1 + 1);
+        if (d2 == std::string::npos || v.enhanced_code.find_first_not_of(".0123456789") !=
+                                           std::string::npos ||
+            v.enhanced_code.find_first_of(kDigits) != 0) {
+          fail(fmt::format("\"{}\" is not an enhanced status code like 5.7.25",
+                           v.enhanced_code));
+        }
+      }
+      std::string_view names = rest;
+      while (true) {
+        auto bar = names.find('|');
+        std::string name = trim(names.substr(0, bar));
+        auto d = disposition_from_string(name);
+        if (!d) fail(fmt::format("unknown \"{}\"", name));
+        v.any_of.push_back(*d);
+        if (bar == std::string_view::npos) break;
+        names = names.substr(bar + 1);
+      }
     }
+    if (comma == std::string_view::npos) break;
+    all = all.substr(comma + 1);
   }
-  if (s.rfind("not ", 0) == 0) {
-    v.negated = true;
-    s = trim(std::string_view(s).substr(4));
-  }
-  std::string_view rest = s;
-  while (true) {
-    auto bar = rest.find('|');
-    std::string name = trim(rest.substr(0, bar));
-    auto d = disposition_from_string(name);
-    if (!d) {
-      throw std::invalid_argument(fmt::format("expected value \"{}\": unknown \"{}\"; use {}",
-                                              text, name, valid_forms()));
-    }
-    v.any_of.push_back(*d);
-    if (bar == std::string_view::npos) break;
-    rest = rest.substr(bar + 1);
-  }
+  if (!any_part) fail("nothing expected");
   return v;
 }
 
@@ -79,44 +114,65 @@ ExpectationCheck evaluate(const Expectation& expectation, const Outcome& outcome
   check.actual = describe_actual(outcome);
   ExpectedValue v = parse_expected(expectation.expected);
   std::string who = fmt::format("{} {}", outcome.persona, to_string(outcome.direction));
+  bool met = true;
+  std::string got(to_string(outcome.disposition));
+  if (!v.any_of.empty()) {
+    bool in = false;
+    for (auto d : v.any_of) in = in || d == outcome.disposition;
+    met = met && (v.negated ? !in : in);
+  }
+  if (!v.enhanced_code.empty()) {
+    std::string code = outcome.reply ? outcome.reply->enhanced : "";
+    met = met && code == v.enhanced_code;
+  }
+  std::string score_note;
+  if (v.has_score) {
+    if (!outcome.score) {
+      met = false;
+      score_note = "no score";
+    } else {
+      double s = outcome.score->value;
+      bool ok = v.op == "<=" ? s <= v.bound
+                : v.op == "<" ? s < v.bound
+                : v.op == ">=" ? s >= v.bound
+                : v.op == ">" ? s > v.bound
+                              : s == v.bound;
+      met = met && ok;
+      std::string deductions;
+      for (const auto& d : outcome.score->deductions) {
+        if (!deductions.empty()) deductions += ", ";
+        deductions += fmt::format("{} {:+.1f}", d.rule, -d.points);
+      }
+      score_note = fmt::format("score {}{}", format_score(s),
+                               deductions.empty() ? "" : fmt::format(" ({})", deductions));
+    }
+  }
+  check.met = met;
   std::string reason;
-  if (outcome.reply) reason = " (" + reply_summary(*outcome.reply) + ")";
-  else if (!outcome.findings.empty()) {
+  if (outcome.reply) {
+    reason = fmt::format(" ({})", reply_summary(*outcome.reply));
+  } else {
     for (const auto& f : outcome.findings) {
       if (f.kind == FindingKind::check) {
-        reason = " (" + f.text + ")";
+        reason = fmt::format(" ({})", f.text);
         break;
       }
     }
   }
-  if (v.kind == ExpectedValue::Kind::score_bound) {
-    if (!outcome.score) {
-      check.met = false;
-      check.why = fmt::format("{}: expected score {} {}, but there is no score: the message "
-                              "was {}{}",
-                              who, v.op, format_score(v.bound), to_string(outcome.disposition),
-                              reason);
-      return check;
-    }
-    double s = outcome.score->value;
-    if (v.op == "<=") check.met = s <= v.bound;
-    else if (v.op == "<") check.met = s < v.bound;
-    else if (v.op == ">=") check.met = s >= v.bound;
-    else if (v.op == ">") check.met = s > v.bound;
-    else check.met = s == v.bound;
-    std::string deductions;
-    for (const auto& d : outcome.score->deductions) {
-      deductions += fmt::format("{}{} {:+.1f}", deductions.empty() ? "" : ", ", d.rule, -d.points);
-    }
-    check.why = fmt::format("{}: expected score {} {}, got {}{}", who, v.op, format_score(v.bound),
-                            format_score(s), deductions.empty() ? "" : " (" + deductions + ")");
-    return check;
+  std::string expected = trim(expectation.expected);
+  if (v.has_score && v.any_of.empty()) {
+    expected = fmt::format("score {} {}", v.op, format_score(v.bound));
   }
-  bool in = false;
-  for (auto d : v.any_of) in = in || d == outcome.disposition;
-  check.met = v.negated ? !in : in;
-  check.why = fmt::format("{}: expected {}, got {}{}", who, trim(expectation.expected),
-                          to_string(outcome.disposition), reason);
+  if (score_note == "no score") {
+    check.why = fmt::format("{}: expected {}, but there is no score: the message was {}{}", who,
+                            expected, got, reason);
+  } else if (!score_note.empty() && v.any_of.empty()) {
+    check.why = fmt::format("{}: expected {}, got {}", who, expected,
+                            score_note.substr(6));
+  } else {
+    check.why = fmt::format("{}: expected {}, got {}{}{}", who, expected, got,
+                            score_note.empty() ? "" : ", " + score_note, reason);
+  }
   return check;
 }
 

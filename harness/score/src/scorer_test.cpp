@@ -230,6 +230,22 @@ TEST(Expectation, DispositionsAlternativesNegationAndScores) {
   EXPECT_NE(c.why.find("no score"), std::string::npos);
 }
 
+TEST(Expectation, EnhancedCodeAndCombinedParts) {
+  auto gmail = outcome(Direction::outbound, "gmail", Disposition::rejected);
+  smtp::Reply r;
+  r.code = 550;
+  r.enhanced = "5.7.25";
+  gmail.reply = r;
+  EXPECT_TRUE(evaluate({Direction::outbound, "gmail", "rejected 5.7.25", ""}, gmail).met);
+  auto wrong = evaluate({Direction::outbound, "gmail", "rejected 5.7.26", ""}, gmail);
+  EXPECT_FALSE(wrong.met);
+  EXPECT_EQ(wrong.why, "gmail outbound: expected rejected 5.7.26, got rejected (550 5.7.25)");
+  auto mt = outcome(Direction::outbound, "mailtester", Disposition::inbox, 9.0);
+  EXPECT_TRUE(evaluate({Direction::outbound, "mailtester", "inbox, >= 9", ""}, mt).met);
+  EXPECT_FALSE(evaluate({Direction::outbound, "mailtester", "inbox, 10", ""}, mt).met);
+  EXPECT_FALSE(evaluate({Direction::outbound, "mailtester", "spam, >= 9", ""}, mt).met);
+}
+
 TEST(Expectation, BadValuesNameTheValidForms) {
   try {
     parse_expected("inbx");
@@ -239,6 +255,8 @@ TEST(Expectation, BadValuesNameTheValidForms) {
   }
   EXPECT_THROW(parse_expected("<= eleven"), std::invalid_argument);
   EXPECT_THROW(parse_expected("<= 11"), std::invalid_argument);
+  EXPECT_THROW(parse_expected("rejected 5x7"), std::invalid_argument);
+  EXPECT_THROW(parse_expected("inbox, spam"), std::invalid_argument);
 }
 
 TEST(Expectation, AllExpandsAndMissingIsUnmet) {

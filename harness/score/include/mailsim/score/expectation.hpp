@@ -13,17 +13,22 @@ namespace mailsim::score {
 struct Expectation {
   Direction direction = Direction::outbound;
   std::string persona;   // a persona name, or "all"
-  std::string expected;  // "rejected", "inbox|spam", "not inbox", "<= 6", ">= 9.5"
+  std::string expected;  // "rejected", "inbox|spam", "not inbox", "<= 6", "rejected 5.7.25",
+                         // "inbox, >= 9"
   std::string where;     // "scenarios/catalog/x.yaml:12" for messages; may be ""
   bool operator==(const Expectation&) const = default;
 };
 
-// A parsed expected value. Throws std::invalid_argument naming the valid forms.
+// A parsed expected value: comma-separated parts, each a disposition (or alternatives
+// "inbox|spam", or "not inbox") optionally followed by the enhanced status code the reply
+// must carry ("rejected 5.7.25"), or a mailtester score bound ("<= 6", "10" = exactly 10).
+// Every part must hold. Throws std::invalid_argument naming the valid forms.
 struct ExpectedValue {
-  enum class Kind { dispositions, score_bound } kind = Kind::dispositions;
-  std::vector<Disposition> any_of;  // dispositions: the outcome must be one of these
+  std::vector<Disposition> any_of;  // empty: no disposition constraint
   bool negated = false;             // "not inbox": must be none of them
-  std::string op;                   // score_bound: "<=", "<", ">=", ">", "=="
+  std::string enhanced_code;        // "5.7.25" or ""
+  bool has_score = false;
+  std::string op;                   // "<=", "<", ">=", ">", "=="
   double bound = 0;
 };
 ExpectedValue parse_expected(const std::string& expected);
