@@ -181,8 +181,12 @@ class MtaSession : public smtp::SessionHandler {
       reply = *v.reply;
       return finish_now(Stage::connect, reply, v.disposition);
     }
-    reply = smtp::make_reply(220, "", shared_->persona.greeting(shared_->host, id_));
-    replies_.push_back(reply);
+    // The dialogue puts the host name first (RFC 5321 §4.3.1); we give the rest.
+    reply = smtp::make_reply(220, "", personas::expand(shared_->persona.greeting_suffix, facts_,
+                                                       conn_checks_));
+    smtp::Reply as_sent = reply;
+    as_sent.lines[0] = shared_->persona.greeting(shared_->host, id_);
+    replies_.push_back(as_sent);
     return reply;
   }
 
@@ -199,7 +203,8 @@ class MtaSession : public smtp::SessionHandler {
     std::erase_if(conn_hits_, [](const personas::RuleHit& h) { return h.stage == Stage::helo; });
     if (auto v = ask(Stage::helo, conn_checks_, conn_hits_); v.reply)
       return finish_now(Stage::helo, *v.reply, v.disposition);
-    return record(smtp::make_reply(250, "", shared_->host + " at your service"));
+    // The dialogue prefixes the host and lists the extensions (RFC 5321 §4.1.1.1).
+    return record(smtp::make_reply(250, "", "at your service, [" + ctx.client_ip + "]"));
   }
 
   smtp::Reply on_mail(const smtp::SessionContext& ctx, std::string_view from,

@@ -39,6 +39,8 @@ struct GuideWorld {
     w.add(world::make_txt("_dmarc.nodeseek.com",
                           "v=DMARC1; p=reject; rua=mailto:postmaster@nodeseek.com"));
     w.add(world::make_ptr("78.56.34.12.in-addr.arpa", "mx.nodeseek.com"));
+    // 12.34.56.77 is on Spamhaus SBL (RFC 5782 §2.1: reversed address under the zone).
+    w.add(world::make_a("77.56.34.12.zen.spamhaus.org", "127.0.0.2"));
     key = auth::generate_dkim_key("nodeseek.com", "s1", 42, 1024);
     w.add(world::make_txt("s1._domainkey.nodeseek.com", key.public_txt));
   }
@@ -72,8 +74,9 @@ ClientOutcome send_with_python(std::uint16_t port, const fs::path& dir, const st
   std::ofstream(msg, std::ios::binary) << message;
   std::ofstream(script) << R"(import smtplib, ssl, sys
 port, ca, msgfile = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-s = smtplib.SMTP("127.0.0.1", port, local_hostname="mx.nodeseek.com", timeout=20)
+s = None
 try:
+    s = smtplib.SMTP("127.0.0.1", port, local_hostname="mx.nodeseek.com", timeout=20)
     s.ehlo()
     if ca:
         ctx = ssl.create_default_context(cafile=ca)
@@ -88,7 +91,8 @@ except smtplib.SMTPRecipientsRefused as e:
 except smtplib.SMTPResponseException as e:
     print(e.smtp_code, e.smtp_error.decode())
 try:
-    s.quit()
+    if s:
+        s.quit()
 except Exception:
     pass
 )";
@@ -169,6 +173,10 @@ TEST_F(ReceivingMtaTest, SignedMessageOverTlsLandsInGmailInboxWithAuthentication
   EXPECT_NE(d.authentication_results.find("spf=pass"), std::string::npos);
   EXPECT_NE(d.message.find("Message-ID: <guide-1@nodeseek.com>"), std::string::npos);
   EXPECT_EQ(mta->mailbox().size(), 1u);
+  ASSERT_FALSE(d.replies.empty());
+  EXPECT_EQ(d.replies.front().lines.front(), "mx.google.com ESMTP mailsim000001 - gsmtp");
+  ASSERT_GE(d.transcript.size(), 2u);
+  EXPECT_EQ(d.transcript[1].text, "220 mx.google.com ESMTP mailsim000001 - gsmtp");
   bool saw_starttls = false;
   for (const auto& l : d.transcript) saw_starttls |= l.text.find("STARTTLS") != std::string::npos;
   EXPECT_TRUE(saw_starttls);
@@ -217,6 +225,26 @@ TEST_F(ReceivingMtaTest, UnsignedMessageWithoutTlsScoresAtMailtester) {
   // after SPF_PASS's +0.001; DMARC passes through SPF alignment.
   EXPECT_NEAR(d.score, 9.0 + 0.001 + 0.001, 1e-9);
   EXPECT_EQ(d.disposition, personas::Disposition::inbox);
+}
+
+TEST_F(ReceivingMtaTest, SpamhausListedIpIsRefusedByYahooAtConnect) {
+  auto mta = start("yahoo", "12.34.56.77", false);
+  auto client = send_with_python(mta->port(), dir_, "", guide_message(&world_.key));
+  EXPECT_TRUE(client.output.starts_with("553 5.7.1 [BL21] Connections will not be accepted from "
+                                        "12.34.56.77, because the ip is in Spamhaus's list"))
+      << client.output;
+  auto ds = mta->wait_for(1, 10s);
+  ASSERT_EQ(ds.size(), 1u);
+  const Delivery& d = ds[0];
+  EXPECT_EQ(d.ended_at, personas::Stage::connect);
+  EXPECT_EQ(d.disposition, personas::Disposition::rejected);
+  EXPECT_EQ(d.final_reply.code, 553);
+  ASSERT_TRUE(d.checks.dnsbl);
+  ASSERT_EQ(d.checks.dnsbl->listings.size(), 1u) << d.checks.dnsbl->cause;
+  EXPECT_EQ(d.checks.dnsbl->listings[0].zone, "zen.spamhaus.org");
+  ASSERT_EQ(d.rules.size(), 1u);
+  EXPECT_EQ(d.rules[0].id, "yahoo.spamhaus");
+  EXPECT_TRUE(d.envelope.mail_from.empty());  // never got that far
 }
 
 TEST(ReceivingMtaConfig, RefusesNonLoopbackListenAndUnknownPersona) {
