@@ -312,8 +312,12 @@ asio::awaitable<void> ClientRun::run(const OutgoingMessage& msg) {
     co_await write(group);
     result_.mail = co_await read_reply(options_.command_timeout);
     result_.stage = ClientStage::rcpt;
-    for (const auto& r : msg.rcpt_to)
-      result_.rcpts.push_back({r, co_await read_reply(options_.command_timeout)});
+    for (const auto& r : msg.rcpt_to) {
+      // Not `push_back({r, co_await …})`: GCC 12 miscompiles co_await inside a braced
+      // initializer (double free), so the reply gets its own statement.
+      Reply reply = co_await read_reply(options_.command_timeout);
+      result_.rcpts.push_back(RcptResult{r, std::move(reply)});
+    }
     result_.stage = ClientStage::data;
     result_.data = co_await read_reply(options_.command_timeout);
   } else {
@@ -323,7 +327,8 @@ asio::awaitable<void> ClientRun::run(const OutgoingMessage& msg) {
       result_.stage = ClientStage::rcpt;
       for (const auto& r : msg.rcpt_to) {
         co_await write(fmt::format("RCPT TO:<{}>\r\n", r));
-        result_.rcpts.push_back({r, co_await read_reply(options_.command_timeout)});
+        Reply reply = co_await read_reply(options_.command_timeout);
+        result_.rcpts.push_back(RcptResult{r, std::move(reply)});
         if (result_.rcpts.back().reply.code == 421) co_return;
       }
       bool any = std::any_of(result_.rcpts.begin(), result_.rcpts.end(),

@@ -11,6 +11,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -44,7 +45,7 @@ struct SmtpServer::State : std::enable_shared_from_this<SmtpServer::State> {
   std::atomic<bool> stopping{false};
   tcp::endpoint bound;
 
-  asio::awaitable<void> accept_loop();
+  asio::awaitable<void> accept_loop(std::shared_ptr<State> self);
 };
 
 // One connection: owns its stream and dialogue, runs on its own strand, only moves bytes.
@@ -52,9 +53,15 @@ class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(std::shared_ptr<SmtpServer::State> state, tcp::socket socket, std::uint64_t id,
           bool overloaded)
-      : state_(std::move(state)), stream_(std::move(socket)), id_(id), overloaded_(overloaded) {}
+      : state_(std::move(state)),
+        stream_(std::move(socket)),
+        read_timer_(stream_.get_executor()),
+        id_(id),
+        overloaded_(overloaded) {}
 
-  asio::awaitable<void> run();
+  // `self` keeps the session alive for the coroutine's whole life (a coroutine starts
+  // lazily: shared_from_this() inside would run after the spawner's pointer is gone).
+  asio::awaitable<void> run(std::shared_ptr<Session> self);
   // From any thread: ask the session to say 421 and close (SmtpServer::stop()).
   void stop() {
     asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
@@ -72,6 +79,8 @@ class Session : public std::enable_shared_from_this<Session> {
   std::shared_ptr<SmtpServer::State> state_;
   beast::tcp_stream stream_;
   std::unique_ptr<asio::ssl::stream<beast::tcp_stream&>> tls_;
+  asio::steady_timer read_timer_;
+  bool timed_out_ = false;
   std::uint64_t id_;
   bool overloaded_;
   bool stop_requested_ = false;
@@ -82,10 +91,22 @@ asio::awaitable<std::size_t> Session::read_some(char* data, std::size_t size, er
     ec = asio::error::connection_reset;
     co_return 0;
   }
-  stream_.expires_after(state_->options.command_timeout);
+  // Our own timer, not the stream's expiry: beast closes the socket on expiry, and a
+  // timed-out session still owes the client its 421 (RFC 5321 §3.8). The timer only cancels.
+  stream_.expires_never();
+  timed_out_ = false;
+  read_timer_.expires_after(state_->options.command_timeout);
+  read_timer_.async_wait([self = shared_from_this()](error_code timer_ec) {
+    if (timer_ec) return;
+    self->timed_out_ = true;
+    error_code ignored;
+    self->stream_.socket().cancel(ignored);
+  });
   auto token = asio::redirect_error(asio::use_awaitable, ec);
   std::size_t n = tls_ ? co_await tls_->async_read_some(asio::buffer(data, size), token)
                        : co_await stream_.async_read_some(asio::buffer(data, size), token);
+  read_timer_.cancel();
+  if (timed_out_) ec = beast::error::timeout;
   co_return n;
 }
 
@@ -114,8 +135,8 @@ asio::awaitable<void> Session::handshake(error_code& ec) {
                                  asio::redirect_error(asio::use_awaitable, ec));
 }
 
-asio::awaitable<void> Session::run() {
-  auto self = shared_from_this();
+asio::awaitable<void> Session::run(std::shared_ptr<Session> self) {
+  (void)self;  // held for the lifetime of the frame
   error_code ec;
   const auto& opts = state_->options;
   ConnectionInfo info;
@@ -191,13 +212,13 @@ asio::awaitable<void> Session::run() {
   stream_.close();
   {
     std::lock_guard lock(state_->mutex);
+    ++state_->finished;  // before the erase: active()==0 implies every finish is counted
     state_->sessions.erase(id_);
   }
-  ++state_->finished;
 }
 
-asio::awaitable<void> SmtpServer::State::accept_loop() {
-  auto self = shared_from_this();
+asio::awaitable<void> SmtpServer::State::accept_loop(std::shared_ptr<State> self) {
+  (void)self;
   for (;;) {
     error_code ec;
     tcp::socket socket = co_await acceptor.async_accept(
@@ -217,7 +238,7 @@ asio::awaitable<void> SmtpServer::State::accept_loop() {
       session = std::make_shared<Session>(self, std::move(socket), id, overloaded);
       sessions[id] = session;
     }
-    asio::co_spawn(strand, session->run(), asio::detached);
+    asio::co_spawn(strand, session->run(session), asio::detached);
   }
 }
 
@@ -246,7 +267,7 @@ void SmtpServer::start() {
     throw std::system_error(ec, fmt::format("smtp server: cannot listen on {}:{}", o.address, o.port));
   }
   state_->bound = acc.local_endpoint();
-  asio::co_spawn(acc.get_executor(), state_->accept_loop(), asio::detached);
+  asio::co_spawn(acc.get_executor(), state_->accept_loop(state_), asio::detached);
 }
 
 void SmtpServer::stop() {

@@ -1,0 +1,502 @@
+// Real sockets on 127.0.0.1 ephemeral ports: our client and server, swaks, Python smtplib.
+#include <atomic>
+#include <cstdio>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include <unistd.h>
+#include <fmt/format.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+#include <gtest/gtest.h>
+
+#include "mailsim/smtp/client.hpp"
+#include "mailsim/smtp/server.hpp"
+#include "mailsim/smtp/status_codes.hpp"
+#include "mailsim/smtp/test_ca.hpp"
+
+namespace mailsim::smtp {
+namespace {
+
+using namespace std::chrono_literals;
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+// What all sessions of one server saw (handlers are per connection; this is shared).
+struct Seen {
+  std::mutex mu;
+  std::vector<std::string> messages;
+  std::vector<std::string> client_ips;
+  std::vector<TlsInfo> tls;
+  std::vector<std::string> close_reasons;
+};
+
+class SharedHandler : public SessionHandler {
+ public:
+  explicit SharedHandler(Seen& seen) : seen_(seen) {}
+  Reply on_connect(const SessionContext& ctx) override {
+    std::lock_guard l(seen_.mu);
+    seen_.client_ips.push_back(ctx.client_ip);
+    return SessionHandler::on_connect(ctx);
+  }
+  Reply on_data_end(const SessionContext& ctx, std::string_view m) override {
+    std::lock_guard l(seen_.mu);
+    seen_.messages.emplace_back(m);
+    seen_.tls.push_back(ctx.tls);
+    return SessionHandler::on_data_end(ctx, m);
+  }
+  void on_close(const SessionContext&, std::string_view reason) override {
+    std::lock_guard l(seen_.mu);
+    seen_.close_reasons.emplace_back(reason);
+  }
+
+ private:
+  Seen& seen_;
+};
+
+HandlerFactory factory_for(Seen& seen) {
+  return [&seen](const ConnectionInfo&) { return std::make_unique<SharedHandler>(seen); };
+}
+
+ServerOptions quick_options() {
+  ServerOptions o;
+  o.command_timeout = 2s;
+  o.tls_handshake_timeout = 2s;
+  return o;
+}
+
+ClientOptions client_for(std::uint16_t port) {
+  ClientOptions c;
+  c.port = port;
+  c.connect_timeout = 2s;
+  c.command_timeout = 3s;
+  c.data_timeout = 3s;
+  return c;
+}
+
+OutgoingMessage sample() {
+  return {"alice@sender.test", {"bob@receiver.test"},
+          "From: alice@sender.test\nTo: bob@receiver.test\nSubject: t\n\n.dot line\nbody\n", {}};
+}
+
+bool wait_for(const std::function<bool()>& pred, std::chrono::milliseconds limit = 3s) {
+  auto end = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < end) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(2ms);
+  }
+  return pred();
+}
+
+TEST(Session, ClientToServerPlain) {
+  Seen seen;
+  ServerOptions o = quick_options();
+  // The loopback fabric's translation: the handler sees the virtual address.
+  o.client_address = [](const tcp::endpoint&) { return std::string("12.34.56.78"); };
+  ServerThread server(o, factory_for(seen));
+  ClientOptions c = client_for(server.port());
+  c.tls = TlsMode::never;
+  ClientResult r = send_mail(c, sample());
+  ASSERT_TRUE(r.accepted) << r.error << "\n" << r.transcript.str();
+  EXPECT_EQ(r.stage, ClientStage::done);
+  EXPECT_FALSE(r.tls.used);
+  EXPECT_EQ(r.rcpts.size(), 1u);
+  EXPECT_EQ(r.data.code, 354);
+  EXPECT_EQ(r.data_end.code, 250);
+  // PIPELINING was used: MAIL, RCPT and DATA went out before any of their replies.
+  auto t = r.transcript.lines();
+  auto mail = std::find_if(t.begin(), t.end(), [](auto& l) { return l.text.starts_with("MAIL"); });
+  ASSERT_NE(mail, t.end());
+  EXPECT_EQ((mail + 1)->text, "RCPT TO:<bob@receiver.test>");
+  EXPECT_EQ((mail + 2)->text, "DATA");
+  ASSERT_TRUE(wait_for([&] { return server.server().sessions_finished() == 1; }));
+  std::lock_guard l(seen.mu);
+  ASSERT_EQ(seen.messages.size(), 1u);
+  EXPECT_EQ(seen.messages[0],
+            "From: alice@sender.test\r\nTo: bob@receiver.test\r\nSubject: t\r\n\r\n.dot line\r\nbody\r\n");
+  EXPECT_EQ(seen.client_ips, std::vector<std::string>{"12.34.56.78"});
+  EXPECT_EQ(seen.close_reasons, std::vector<std::string>{"QUIT"});
+}
+
+TEST(Session, StartTlsVerifiedBothSidesSeeTls) {
+  Seen seen;
+  TestCa ca("session-test");
+  ServerOptions o = quick_options();
+  o.dialogue.hostname = "mx.receiver.test";
+  o.tls = ca.server_context("mx.receiver.test");
+  ServerThread server(o, factory_for(seen));
+
+  ClientOptions c = client_for(server.port());
+  c.tls = TlsMode::require;
+  c.verify = true;
+  c.ca_pem = ca.ca_cert_pem();
+  c.verify_name = "mx.receiver.test";
+  ClientResult r = send_mail(c, sample());
+  ASSERT_TRUE(r.accepted) << r.error << "\n" << r.transcript.str();
+  EXPECT_TRUE(r.tls.used);
+  EXPECT_TRUE(r.tls.verified);
+  EXPECT_EQ(r.tls.peer_cert_name, "mx.receiver.test");
+  EXPECT_EQ(r.starttls.code, 220);
+  // EHLO was repeated over TLS and no longer offers STARTTLS.
+  EXPECT_EQ(std::count(r.extensions.begin(), r.extensions.end(), "STARTTLS"), 0);
+  {
+    std::lock_guard l(seen.mu);
+    ASSERT_EQ(seen.tls.size(), 1u);
+    EXPECT_TRUE(seen.tls[0].used);
+    EXPECT_TRUE(seen.tls[0].protocol == "TLSv1.3" || seen.tls[0].protocol == "TLSv1.2")
+        << seen.tls[0].protocol;
+    EXPECT_FALSE(seen.tls[0].cipher.empty());
+  }
+
+  // The wrong name does not verify: the client stops at the handshake with a clear error.
+  c.verify_name = "mx.other.test";
+  ClientResult bad = send_mail(c, sample());
+  EXPECT_FALSE(bad.accepted);
+  EXPECT_EQ(bad.stage, ClientStage::tls_handshake);
+  EXPECT_NE(bad.error.find("TLS handshake failed"), std::string::npos) << bad.error;
+
+  // A CA we do not trust does not verify either.
+  TestCa other("someone-else");
+  c.verify_name = "mx.receiver.test";
+  c.ca_pem = other.ca_cert_pem();
+  EXPECT_FALSE(send_mail(c, sample()).accepted);
+  // Unverified opportunistic TLS still works.
+  c.verify = false;
+  c.tls = TlsMode::opportunistic;
+  ClientResult ok = send_mail(c, sample());
+  EXPECT_TRUE(ok.accepted) << ok.error;
+  EXPECT_TRUE(ok.tls.used);
+  server.stop();
+  EXPECT_EQ(server.server().active_sessions(), 0u);
+}
+
+TEST(Session, TlsRequiredButNotOfferedStops) {
+  Seen seen;
+  ServerThread server(quick_options(), factory_for(seen));
+  ClientOptions c = client_for(server.port());
+  c.tls = TlsMode::require;
+  ClientResult r = send_mail(c, sample());
+  EXPECT_FALSE(r.accepted);
+  EXPECT_EQ(r.stage, ClientStage::starttls);
+  EXPECT_NE(r.error.find("not offered"), std::string::npos) << r.error;
+  c.tls = TlsMode::opportunistic;
+  EXPECT_TRUE(send_mail(c, sample()).accepted);
+}
+
+TEST(Session, TestCaIsDeterministicPerSeed) {
+  TestCa a("seed-1"), b("seed-1"), c("seed-2");
+  EXPECT_EQ(a.ca_cert_pem(), b.ca_cert_pem());
+  EXPECT_NE(a.ca_cert_pem(), c.ca_cert_pem());
+  EXPECT_EQ(a.issue("mx.gmail.com").cert_pem, b.issue("mx.gmail.com").cert_pem);
+  EXPECT_EQ(a.issue("mx.gmail.com").key_pem, b.issue("mx.gmail.com").key_pem);
+  EXPECT_NE(a.issue("mx.gmail.com").cert_pem, a.issue("mx.yahoo.com").cert_pem);
+  EXPECT_NE(a.issue("127.0.0.1").cert_pem.find("BEGIN CERTIFICATE"), std::string::npos);
+}
+
+TEST(Session, ClientConnectErrorsAreClear) {
+  ClientOptions c = client_for(1);  // nothing listens on port 1
+  ClientResult r = send_mail(c, sample());
+  EXPECT_EQ(r.stage, ClientStage::connect);
+  EXPECT_NE(r.error.find("connect to 127.0.0.1:1"), std::string::npos) << r.error;
+  c.host = "192.0.2.1";  // never dialled: not loopback
+  r = send_mail(c, sample());
+  EXPECT_NE(r.error.find("loopback"), std::string::npos) << r.error;
+  ServerOptions o;
+  o.address = "0.0.0.0";
+  boost::asio::io_context ioc;
+  SmtpServer s(ioc, o, nullptr);
+  EXPECT_THROW(s.start(), std::system_error);
+}
+
+// Make the Nth read/write/handshake of the server fail, for every N of a full transaction
+// with STARTTLS: each time the session must end (no leak, no hang) and the server must go on.
+TEST(Session, FailurePointSweep) {
+  TestCa ca("sweep");
+  std::atomic<int> countdown{-1};
+  std::atomic<int> ops{0};
+  Seen seen;
+  ServerOptions o = quick_options();
+  o.tls = ca.server_context("mx.sweep.test");
+  o.fault = [&](IoOp) {
+    ++ops;
+    return --countdown == 0;
+  };
+  ServerThread server(o, factory_for(seen));
+  ClientOptions c = client_for(server.port());
+  c.command_timeout = 2s;
+  // First a clean run to count the operations.
+  ASSERT_TRUE(send_mail(c, sample()).accepted);
+  ASSERT_TRUE(wait_for([&] { return server.server().active_sessions() == 0; }));
+  const int total = ops.load();
+  ASSERT_GE(total, 8);
+  for (int n = 1; n <= total; ++n) {
+    countdown = n;
+    ClientResult r = send_mail(c, sample());
+    EXPECT_TRUE(wait_for([&] { return server.server().active_sessions() == 0; }))
+        << "session still alive after failing op " << n;
+    // Failing an operation at or after the final reply's write may still deliver; earlier
+    // failures must not.
+    if (!r.accepted) {
+      EXPECT_FALSE(r.error.empty()) << "op " << n;
+    }
+  }
+  countdown = -1;
+  ClientResult after = send_mail(c, sample());
+  EXPECT_TRUE(after.accepted) << after.error;
+  EXPECT_EQ(server.server().sessions_accepted(), server.server().sessions_finished());
+}
+
+// Raw socket helper for protocol-level torture.
+struct Raw {
+  asio::io_context ioc;
+  tcp::socket sock{ioc};
+  explicit Raw(std::uint16_t port) { sock.connect({asio::ip::make_address("127.0.0.1"), port}); }
+  void send(const std::string& s) { asio::write(sock, asio::buffer(s)); }
+  // Reads until `n` final reply lines ("NNN ") arrived or EOF.
+  std::string replies(int n) {
+    std::string all;
+    char buf[65536];
+    int finals = 0;
+    while (finals < n) {
+      boost::system::error_code ec;
+      std::size_t k = sock.read_some(asio::buffer(buf), ec);
+      if (ec) break;
+      all.append(buf, k);
+      finals = 0;
+      for (std::size_t p = 0; (p = all.find("\r\n", p)) != std::string::npos; p += 2) {
+        auto start = all.rfind('\n', p - 1);
+        start = start == std::string::npos ? 0 : start + 1;
+        if (p - start >= 4 && all[start + 3] == ' ') ++finals;
+      }
+    }
+    return all;
+  }
+  std::string until_eof() {
+    std::string all;
+    char buf[4096];
+    boost::system::error_code ec;
+    for (;;) {
+      std::size_t k = sock.read_some(asio::buffer(buf), ec);
+      if (ec) return all;
+      all.append(buf, k);
+    }
+  }
+};
+
+TEST(Torture, TenThousandRecipientsLongLineBigDataSlowSender) {
+  Seen seen;
+  ServerOptions o = quick_options();
+  o.command_timeout = 300ms;
+  o.dialogue.max_message_size = 100 * 1024;
+  ServerThread server(o, factory_for(seen), 2);
+
+  // 10,000 RCPTs through our pipelining client: 100 accepted, the rest 452 4.5.3.
+  ClientOptions c = client_for(server.port());
+  c.command_timeout = 3s;
+  OutgoingMessage m = sample();
+  m.rcpt_to.clear();
+  for (int i = 0; i < 10000; ++i) m.rcpt_to.push_back(fmt::format("u{}@receiver.test", i));
+  ClientResult r = send_mail(c, m);
+  ASSERT_TRUE(r.accepted) << r.error;
+  ASSERT_EQ(r.rcpts.size(), 10000u);
+  EXPECT_EQ(r.rcpts[99].reply.code, 250);
+  EXPECT_EQ(r.rcpts[100].reply.code, 452);
+  EXPECT_EQ(r.rcpts[100].reply.enhanced, "4.5.3");
+  EXPECT_EQ(r.rcpts[9999].reply.code, 452);
+
+  // A 1,000+-char command line: 500 5.5.2, and the session still works.
+  {
+    Raw raw(server.port());
+    raw.replies(1);
+    raw.send("EHLO " + std::string(5000, 'h') + "\r\nNOOP\r\n");
+    std::string got = raw.replies(2);
+    EXPECT_NE(got.find("500 5.5.2 Line too long"), std::string::npos) << got;
+    EXPECT_NE(got.find("250 2.0.0 OK"), std::string::npos) << got;
+    raw.send("QUIT\r\n");
+  }
+
+  // A 4 MB DATA over a 100 kB limit: 552 5.3.4 after the end of data.
+  m = sample();
+  m.data = std::string(4 * 1024 * 1024, 'x');
+  for (std::size_t i = 76; i < m.data.size(); i += 78) m.data[i] = '\n';
+  c.pipelining = false;  // no SIZE=, so the server must count the bytes itself
+  ClientResult br = send_mail(c, m);
+  EXPECT_FALSE(br.accepted);
+  // Our client declares SIZE= when offered, so the MAIL is refused up front …
+  EXPECT_EQ(br.mail.code, 552) << br.transcript.str();
+  // … and a raw sender that does not declare it gets 552 at end of data.
+  {
+    Raw raw(server.port());
+    raw.replies(1);
+    raw.send("EHLO raw\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\nDATA\r\n");
+    raw.replies(4);
+    std::string chunk;
+    for (int i = 0; i < 1000; ++i) chunk += std::string(78, 'y') + "\r\n";
+    for (int i = 0; i < 50; ++i) raw.send(chunk);  // 4 MB
+    raw.send(".\r\n");
+    std::string got = raw.replies(1);
+    EXPECT_NE(got.find("552 5.3.4"), std::string::npos) << got;
+  }
+
+  // A slow sender: nothing after the greeting → 421 4.4.2 and close after the timeout.
+  {
+    auto t0 = std::chrono::steady_clock::now();
+    Raw raw(server.port());
+    std::string got = raw.until_eof();
+    auto took = std::chrono::steady_clock::now() - t0;
+    EXPECT_NE(got.find("421 4.4.2"), std::string::npos) << got;
+    EXPECT_GE(took, 250ms);
+    EXPECT_LT(took, 3s);
+  }
+  // Still serving.
+  EXPECT_TRUE(send_mail(client_for(server.port()), sample()).accepted);
+}
+
+TEST(Torture, TwoHundredConcurrentConnections) {
+  Seen seen;
+  ServerOptions o = quick_options();
+  ServerThread server(o, factory_for(seen), 2);
+  constexpr int kClients = 200;
+  std::atomic<int> ok{0};
+  auto t0 = std::chrono::steady_clock::now();
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kClients; ++i)
+    threads.emplace_back([&] {
+      ClientOptions c = client_for(server.port());
+      c.command_timeout = 5s;
+      if (send_mail(c, sample()).accepted) ++ok;
+    });
+  for (auto& t : threads) t.join();
+  auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+  EXPECT_EQ(ok.load(), kClients);
+  EXPECT_LT(took, 10s);
+  std::printf("[ figures  ] %d concurrent sessions delivered in %lld ms\n", kClients,
+              static_cast<long long>(took.count()));
+  ASSERT_TRUE(wait_for([&] { return server.server().active_sessions() == 0; }));
+  std::lock_guard l(seen.mu);
+  EXPECT_EQ(seen.messages.size(), static_cast<std::size_t>(kClients));
+}
+
+TEST(Session, StopSays421ToLiveSessions) {
+  Seen seen;
+  ServerThread server(quick_options(), factory_for(seen));
+  Raw raw(server.port());
+  raw.replies(1);
+  raw.send("EHLO x\r\n");
+  raw.replies(1);
+  server.server().stop();
+  std::string got = raw.until_eof();
+  EXPECT_NE(got.find("421 4.3.2"), std::string::npos) << got;
+  EXPECT_TRUE(wait_for([&] { return server.server().active_sessions() == 0; }));
+  // The acceptor is closed: a new connection is refused.
+  boost::asio::io_context ioc;
+  tcp::socket s(ioc);
+  boost::system::error_code ec;
+  s.connect({asio::ip::make_address("127.0.0.1"), server.port()}, ec);
+  EXPECT_TRUE(ec) << "connected after stop()";
+}
+
+// ---- real peers: swaks and Python smtplib ----
+
+std::string run_command(const std::string& cmd, int& status) {
+  std::string out;
+  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
+  if (!p) {
+    status = -1;
+    return out;
+  }
+  char buf[4096];
+  while (std::size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  status = pclose(p);
+  return out;
+}
+
+struct PeerFixture : ::testing::TestWithParam<bool> {};
+
+TEST_P(PeerFixture, Swaks) {
+  if (access("/usr/bin/swaks", X_OK) != 0) GTEST_SKIP() << "swaks not installed (apt-get install swaks)";
+  const bool tls = GetParam();
+  Seen seen;
+  TestCa ca("swaks");
+  ServerOptions o = quick_options();
+  o.tls = ca.server_context("mx.receiver.test");
+  ServerThread server(o, factory_for(seen));
+  std::string transcript;
+  std::mutex tmu;
+  server.server().set_observer([&](const SessionContext&, const Transcript& t, std::string_view) {
+    std::lock_guard l(tmu);
+    transcript = t.str();
+  });
+  int status = 0;
+  std::string out = run_command(
+      fmt::format("swaks --server 127.0.0.1 --port {} --from a@sender.test --to b@receiver.test "
+                  "--helo swaks.test --timeout 5 {} --body 'hello from swaks'",
+                  server.port(), tls ? "--tls" : ""),
+      status);
+  if (out.find("requires Net::SSLeay") != std::string::npos)
+    GTEST_SKIP() << "swaks --tls needs Net::SSLeay (apt-get install libnet-ssleay-perl)";
+  ASSERT_EQ(status, 0) << out;
+  ASSERT_TRUE(wait_for([&] { return server.server().sessions_finished() == 1; }));
+  std::lock_guard l(seen.mu);
+  ASSERT_EQ(seen.messages.size(), 1u) << out;
+  EXPECT_NE(seen.messages[0].find("hello from swaks"), std::string::npos);
+  EXPECT_EQ(seen.tls[0].used, tls);
+  std::lock_guard l2(tmu);
+  EXPECT_NE(transcript.find("C: EHLO swaks.test"), std::string::npos) << transcript;
+  EXPECT_NE(transcript.find("C: RCPT TO:<b@receiver.test>"), std::string::npos) << transcript;
+  EXPECT_EQ(transcript.find("TLS established") != std::string::npos, tls) << transcript;
+  EXPECT_NE(transcript.find("S: 221 2.0.0"), std::string::npos) << transcript;
+}
+
+TEST_P(PeerFixture, PythonSmtplib) {
+  const bool tls = GetParam();
+  Seen seen;
+  TestCa ca("python");
+  ServerOptions o = quick_options();
+  o.tls = ca.server_context("mx.receiver.test");
+  ServerThread server(o, factory_for(seen));
+  std::string ca_path = ::testing::TempDir() + "/mailsim_smtp_ca.pem";
+  std::ofstream(ca_path) << ca.ca_cert_pem();
+  std::string script = fmt::format(R"PY(
+import smtplib, ssl
+s = smtplib.SMTP("127.0.0.1", {port}, local_hostname="py.test", timeout=5)
+s.ehlo()
+assert s.has_extn("pipelining") and s.has_extn("size"), s.esmtp_features
+if {tls}:
+    ctx = ssl.create_default_context(cafile="{ca}")
+    ctx.check_hostname = False
+    s.starttls(context=ctx)
+    s.ehlo()
+    assert not s.has_extn("starttls")
+refused = s.sendmail("a@sender.test", ["b@receiver.test"], "Subject: py\r\n\r\n.leading dot\r\n")
+assert refused == {{}}, refused
+code, msg = s.docmd("VRFY", "b")
+assert code == 252, (code, msg)
+s.quit()
+print("OK")
+)PY",
+                                 fmt::arg("port", server.port()), fmt::arg("tls", tls ? "True" : "False"),
+                                 fmt::arg("ca", ca_path));
+  std::string script_path = ::testing::TempDir() + "/mailsim_smtp_client.py";
+  std::ofstream(script_path) << script;
+  int status = 0;
+  std::string out = run_command("/usr/bin/python3 " + script_path, status);
+  ASSERT_EQ(status, 0) << out;
+  EXPECT_NE(out.find("OK"), std::string::npos);
+  ASSERT_TRUE(wait_for([&] { return server.server().sessions_finished() == 1; }));
+  std::lock_guard l(seen.mu);
+  ASSERT_EQ(seen.messages.size(), 1u);
+  EXPECT_EQ(seen.messages[0], "Subject: py\r\n\r\n.leading dot\r\n");  // smtplib stuffed, we unstuffed
+  EXPECT_EQ(seen.tls[0].used, tls);
+}
+
+INSTANTIATE_TEST_SUITE_P(Tls, PeerFixture, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& p) { return p.param ? "starttls" : "plain"; });
+
+}  // namespace
+}  // namespace mailsim::smtp
