@@ -172,7 +172,7 @@ class BuiltinSut final : public Sut {
     DkimPublication pub{domain, selector, selector + "._domainkey." + domain, key.public_txt,
                         key.algorithm, key.bits};
     keys_[domain] = std::move(key);
-    log(fmt::format("provisioned {} ({} mailboxes), DKIM selector {} ({}-bit {})", domain,
+    log_locked(fmt::format("provisioned {} ({} mailboxes), DKIM selector {} ({}-bit {})", domain,
                     spec.mailboxes.size(), selector, pub.bits, pub.algorithm));
     return ProvisionResult{{pub}};
   }
@@ -185,7 +185,8 @@ class BuiltinSut final : public Sut {
     std::lock_guard lock(mutex_);
     std::string id = fmt::format("{:08X}{:04X}", static_cast<std::uint32_t>(fnv1a("q", ctx_.seed)),
                                  ++submissions_);
-    data = complete_headers(data, id);
+    // Relayed as submitted: no Date/Message-ID is added, so a probe that leaves them out
+    // (MessageShape::missing_headers) reaches the receiver without them.
     data = dkim_sign(data);
     // One queue entry per recipient domain, as every MTA splits a message by next hop.
     std::map<std::string, std::vector<std::string>> by_domain;
@@ -289,18 +290,6 @@ class BuiltinSut final : public Sut {
                                 line));
   }
   std::int64_t start_time() const { return SimClock::kEpoch; }
-
-  // Haraka/poste.io add a Date and Message-ID to submitted mail that lacks them; Gmail
-  // rejects mail without a valid Message-ID (providers.md, RFC 5322 §3.6.4).
-  std::string complete_headers(const std::string& data, const std::string& id) {
-    auto message = auth::Message::parse(data);
-    std::string extra;
-    if (!message.find("Date"))
-      extra += "Date: " + rfc5322_date(ctx_.clock->now()) + "\r\n";
-    if (!message.find("Message-ID"))
-      extra += fmt::format("Message-ID: <{}@{}>\r\n", id, ctx_.host_name);
-    return extra + data;
-  }
 
   // Signs for the From-header domain when we hold its key (haraka-plugin-dkim signs
   // relayed mail for the From domain, posteio.md).

@@ -17,9 +17,6 @@ std::unique_ptr<Sut> make_builtin_sut();
 // three digits derived from the seed and domain — deterministic per run seed.
 std::string builtin_selector(std::string_view domain, std::uint64_t seed, std::int64_t now);
 
-// RFC 5322 §3.3 date-time in UTC for a simulated time ("Thu, 01 Jan 2026 00:00:00 +0000").
-std::string rfc5322_date(std::int64_t epoch_seconds);
-
 // Retry schedule of the queue on the simulated clock: seconds to wait after try N (1-based)
 // before try N+1. The size + 1 is the number of tries before the queue gives up.
 const std::vector<std::int64_t>& builtin_retry_delays();

@@ -94,7 +94,7 @@ asio::awaitable<smtp::Reply> SmtpStream::read_reply() {
   throw std::runtime_error(fmt::format("reply longer than {} lines", kMaxReplyLines));
 }
 
-asio::awaitable<void> SmtpStream::write(std::string_view data) {
+asio::awaitable<void> SmtpStream::write(std::string data) {
   boost::system::error_code ec;
   arm();
   if (tls_) {

@@ -46,7 +46,8 @@ class SmtpStream {
   asio::awaitable<std::string> read_line(std::size_t limit = kMaxLine);
   // A complete reply, multi-line included (RFC 5321 §4.2.1).
   asio::awaitable<smtp::Reply> read_reply();
-  asio::awaitable<void> write(std::string_view data);
+  // Takes the bytes by value: a coroutine must own what it sends across suspensions.
+  asio::awaitable<void> write(std::string data);
   // Upgrades to TLS. `client`: verify nothing (opportunistic, as MTAs do by default).
   asio::awaitable<void> start_tls(asio::ssl::context& context, bool client,
                                   const std::string& sni);

@@ -43,6 +43,9 @@ class SimClock {
   std::atomic<std::int64_t> now_;
 };
 
+// RFC 5322 §3.3 date-time in UTC for a simulated time ("Thu, 01 Jan 2026 00:00:00 +0000").
+std::string rfc5322_date(std::int64_t epoch_seconds);
+
 // ---------------------------------------------------------------------------------------
 // Fabric hooks. The runner adapts the loopback (or netns/docker) fabric to these, so a SUT
 // does not depend on how the world is realized.
