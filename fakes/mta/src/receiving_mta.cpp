@@ -12,8 +12,8 @@
 #include <map>
 #include <stdexcept>
 
-#include <boost/asio/ip/address.hpp>
 #include <fmt/format.h>
+#include <boost/asio/ip/address.hpp>
 
 #include "mailsim/smtp/server.hpp"
 #include "mailsim/world/record.hpp"
@@ -38,7 +38,8 @@ std::string lower(std::string s) {
 
 std::string trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
   return std::string{s};
 }
 
@@ -170,7 +171,8 @@ class MtaSession : public smtp::SessionHandler {
     facts_.ipv6 = world::is_ipv6(ctx.client_ip);
     facts_.message_id = id_;
     auto& r = shared_->resolver;
-    conn_checks_.iprev = guarded<auth::IprevResult>([&] { return auth::check_iprev(ctx.client_ip, r); });
+    conn_checks_.iprev =
+        guarded<auth::IprevResult>([&] { return auth::check_iprev(ctx.client_ip, r); });
     if (!shared_->config.dnsbl_zones.empty())
       conn_checks_.dnsbl = guarded<auth::DnsblResult>(
           [&] { return auth::check_dnsbl(ctx.client_ip, shared_->config.dnsbl_zones, r); });
@@ -182,8 +184,8 @@ class MtaSession : public smtp::SessionHandler {
       return finish_now(Stage::connect, reply, v.disposition);
     }
     // The dialogue puts the host name first (RFC 5321 §4.3.1); we give the rest.
-    reply = smtp::make_reply(220, "", personas::expand(shared_->persona.greeting_suffix, facts_,
-                                                       conn_checks_));
+    reply = smtp::make_reply(
+        220, "", personas::expand(shared_->persona.greeting_suffix, facts_, conn_checks_));
     smtp::Reply as_sent = reply;
     as_sent.lines[0] = shared_->persona.greeting(shared_->host, id_);
     replies_.push_back(as_sent);
@@ -209,7 +211,8 @@ class MtaSession : public smtp::SessionHandler {
 
   smtp::Reply on_mail(const smtp::SessionContext& ctx, std::string_view from,
                       const smtp::EsmtpParams& params) override {
-    if (pending_ && stage_ >= Stage::mail) finish(stage_, last_reply_, "client started a new transaction");
+    if (pending_ && stage_ >= Stage::mail)
+      finish(stage_, last_reply_, "client started a new transaction");
     txn_ = {};
     txn_.envelope.mail_from = std::string{from};
     txn_.envelope.smtputf8 = params.count("SMTPUTF8") > 0;
@@ -267,19 +270,21 @@ class MtaSession : public smtp::SessionHandler {
     auth::SpfResult spf = txn_.checks.spf.value_or(auth::SpfResult{});
     txn_.checks.dmarc = guarded<auth::DmarcResult>(
         [&] { return auth::check_dmarc(message, spf, *txn_.checks.dkim, r); });
-    txn_.checks.content = guarded<auth::ContentResult>([&] { return auth::check_content(message); });
+    txn_.checks.content =
+        guarded<auth::ContentResult>([&] { return auth::check_content(message); });
     txn_.checks.tls = guarded<auth::CheckResult>([&] { return auth::check_tls(tls_); });
 
     personas::Verdict v = ask(Stage::data, checks(), txn_.hits);
     if (v.reply) return finish_now(Stage::data, *v.reply, v.disposition);
 
     auth::Connection connection{facts_.client_ip, facts_.helo, tls_};
-    std::string ar = auth::authentication_results(shared_->host, checks(), connection, txn_.envelope);
+    std::string ar =
+        auth::authentication_results(shared_->host, checks(), connection, txn_.envelope);
     std::string stored = ar + "\r\n" + message.raw;
     const auto& p = shared_->persona;
-    smtp::Reply reply = smtp::make_reply(
-        250, p.accept_enhanced, personas::expand(p.accept_text, facts_, checks()),
-        fmt::format("accepted: {}", personas::to_string(v.disposition)));
+    smtp::Reply reply =
+        smtp::make_reply(250, p.accept_enhanced, personas::expand(p.accept_text, facts_, checks()),
+                         fmt::format("accepted: {}", personas::to_string(v.disposition)));
     record(reply);
     Delivery d = build(Stage::accepted, reply, v.disposition);
     d.authentication_results = ar;
@@ -364,7 +369,7 @@ class MtaSession : public smtp::SessionHandler {
 
   // The session ended (or moved on) without a verdict at end of DATA.
   void finish(Stage stage, const smtp::Reply& last, const std::string& note) {
-    Disposition disposition = txn_.rcpt_refused ? txn_.disposition
+    Disposition disposition = txn_.rcpt_refused  ? txn_.disposition
                               : last.permanent() ? Disposition::rejected
                                                  : Disposition::deferred;
     Delivery d = build(stage, last, disposition);

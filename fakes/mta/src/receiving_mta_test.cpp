@@ -188,8 +188,9 @@ TEST_F(ReceivingMtaTest, IpWithoutPtrIsRefusedByGmailWith5725) {
   std::vector<std::string> lines;
   mta->on_delivery([&](const Delivery& d) { lines.push_back(delivery_line(d)); });
   auto client = send_with_python(mta->port(), dir_, ca_file(), guide_message(&world_.key));
-  EXPECT_TRUE(client.output.starts_with("550 5.7.25 This message was blocked because the sending "
-                                        "IP address doesn't have a PTR record"))
+  EXPECT_TRUE(
+      client.output.starts_with("550 5.7.25 This message was blocked because the sending "
+                                "IP address doesn't have a PTR record"))
       << client.output;
   auto ds = mta->wait_for(1, 10s);
   ASSERT_EQ(ds.size(), 1u);
@@ -230,8 +231,9 @@ TEST_F(ReceivingMtaTest, UnsignedMessageWithoutTlsScoresAtMailtester) {
 TEST_F(ReceivingMtaTest, SpamhausListedIpIsRefusedByYahooAtConnect) {
   auto mta = start("yahoo", "12.34.56.77", false);
   auto client = send_with_python(mta->port(), dir_, "", guide_message(&world_.key));
-  EXPECT_TRUE(client.output.starts_with("553 5.7.1 [BL21] Connections will not be accepted from "
-                                        "12.34.56.77, because the ip is in Spamhaus's list"))
+  EXPECT_TRUE(
+      client.output.starts_with("553 5.7.1 [BL21] Connections will not be accepted from "
+                                "12.34.56.77, because the ip is in Spamhaus's list"))
       << client.output;
   auto ds = mta->wait_for(1, 10s);
   ASSERT_EQ(ds.size(), 1u);

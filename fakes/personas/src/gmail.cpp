@@ -50,10 +50,13 @@ Persona gmail_persona() {
        "limited. For more information, go to\n https://support.google.com/mail/answer/188131",
        Disposition::deferred, 0, kCodes},
       {"gmail.ipv6", Stage::data, "IPv6 client without FCrDNS or without SPF/DKIM pass",
-       [](const RuleInput& in) { return in.facts.ipv6 && (iprev_failed(in) || !authenticated(in)); },
+       [](const RuleInput& in) {
+         return in.facts.ipv6 && (iprev_failed(in) || !authenticated(in));
+       },
        550, "5.7.1",
        "This message does not meet IPv6 sending guidelines regarding PTR records and "
-       "authentication.\nFor more information, go to\n https://support.google.com/mail/?p=IPv6AuthError",
+       "authentication.\nFor more information, go to\n "
+       "https://support.google.com/mail/?p=IPv6AuthError",
        Disposition::rejected, 0, kCodes},
       {"gmail.dmarc_temperror", Stage::data, "DMARC evaluation hit a temporary DNS error",
        [](const RuleInput& in) { return dmarc_is(in, auth::Result::temperror); }, 451, "4.7.26",
@@ -68,7 +71,8 @@ Persona gmail_persona() {
        550, "5.7.26",
        "Unauthenticated email from {from_domain} is not accepted due to domain's DMARC policy.\n"
        "Please contact the administrator of {from_domain} domain if this was a legitimate mail.\n"
-       "To learn about the DMARC initiative, go to\n https://support.google.com/mail/?p=DmarcRejection",
+       "To learn about the DMARC initiative, go to\n "
+       "https://support.google.com/mail/?p=DmarcRejection",
        Disposition::rejected, 0, kCodes},
       {"gmail.spf_hardfail", Stage::data,
        "SPF fails under a -all policy and no DKIM signature passes",
@@ -148,7 +152,8 @@ Persona gmail_persona() {
       // which RFC 3463 §2 forbids; we use the consistent 550 5.7.32.
       {"gmail.bulk_alignment", Stage::data,
        "Bulk sender whose From domain aligns with neither SPF nor DKIM",
-       [](const RuleInput& in) { return in.facts.bulk && !dmarc_aligned(in.checks); }, 550, "5.7.32",
+       [](const RuleInput& in) { return in.facts.bulk && !dmarc_aligned(in.checks); }, 550,
+       "5.7.32",
        "This mail has been blocked because the sender's From: header isn't aligned with either "
        "the authenticated SPF or DKIM organizational domain.\nFor more information, go to\n"
        " https://support.google.com/mail/answer/81126#authentication",

@@ -28,7 +28,8 @@ Persona outlook_persona() {
   p.model = ScoreModel::first_match;
   p.score_formula = "Microsoft publishes no score; verdict = first matching rule (table order)";
   p.rules = {
-      {"outlook.bad_helo", Stage::helo, "HELO is not a valid host name (bare IP, localhost, no dot)",
+      {"outlook.bad_helo", Stage::helo,
+       "HELO is not a valid host name (bare IP, localhost, no dot)",
        [](const RuleInput& in) {
          return in.checks.helo && (!in.checks.helo->fqdn || in.checks.helo->localhost);
        },
@@ -76,9 +77,10 @@ Persona outlook_persona() {
        "https://aka.ms/sender-requirements. Spf= {spf} , Dkim= {dkim} , DMARC= {dmarc}",
        Disposition::rejected, 0, kHighVolume},
       {"outlook.spf_fail", Stage::data, "SPF hard fail and no DKIM signature passes",
-       [](const RuleInput& in) { return spf_is(in, auth::Result::fail) && !dkim_pass_any(in.checks); },
-       550, "5.7.23",
-       "The message was rejected because of Sender Policy Framework violation",
+       [](const RuleInput& in) {
+         return spf_is(in, auth::Result::fail) && !dkim_pass_any(in.checks);
+       },
+       550, "5.7.23", "The message was rejected because of Sender Policy Framework violation",
        Disposition::rejected, 0, kNdr},
       {"outlook.ipv6_unauthenticated", Stage::data, "IPv6 client with neither SPF nor DKIM pass",
        [](const RuleInput& in) {
@@ -95,8 +97,8 @@ Persona outlook_persona() {
        [](const RuleInput& in) { return !in.facts.ipv6 && iprev_failed(in); }, 0, "", "",
        Disposition::spam, 0, kNdrUnverified},
       {"outlook.unauthenticated", Stage::data, "Neither SPF nor DKIM passes: junk folder",
-       [](const RuleInput& in) { return !spf_pass(in.checks) && !dkim_pass_any(in.checks); }, 0,
-       "", "", Disposition::spam, 0, kPolicies},
+       [](const RuleInput& in) { return !spf_pass(in.checks) && !dkim_pass_any(in.checks); }, 0, "",
+       "", Disposition::spam, 0, kPolicies},
   };
   return p;
 }

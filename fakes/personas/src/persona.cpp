@@ -11,22 +11,32 @@ namespace mailsim::personas {
 
 std::string_view to_string(Stage stage) {
   switch (stage) {
-    case Stage::connect: return "connect";
-    case Stage::helo: return "helo";
-    case Stage::mail: return "mail";
-    case Stage::rcpt: return "rcpt";
-    case Stage::data: return "data";
-    case Stage::accepted: return "accepted";
+    case Stage::connect:
+      return "connect";
+    case Stage::helo:
+      return "helo";
+    case Stage::mail:
+      return "mail";
+    case Stage::rcpt:
+      return "rcpt";
+    case Stage::data:
+      return "data";
+    case Stage::accepted:
+      return "accepted";
   }
   return "?";
 }
 
 std::string_view to_string(Disposition disposition) {
   switch (disposition) {
-    case Disposition::inbox: return "inbox";
-    case Disposition::spam: return "spam";
-    case Disposition::rejected: return "rejected";
-    case Disposition::deferred: return "deferred";
+    case Disposition::inbox:
+      return "inbox";
+    case Disposition::spam:
+      return "spam";
+    case Disposition::rejected:
+      return "rejected";
+    case Disposition::deferred:
+      return "deferred";
   }
   return "?";
 }
@@ -44,14 +54,22 @@ namespace {
 std::string result_word(const std::optional<auth::Result>& r) {
   if (!r) return "None";
   switch (*r) {
-    case auth::Result::pass: return "Pass";
-    case auth::Result::fail: return "Fail";
-    case auth::Result::softfail: return "SoftFail";
-    case auth::Result::neutral: return "Neutral";
-    case auth::Result::none: return "None";
-    case auth::Result::temperror: return "TempError";
-    case auth::Result::permerror: return "PermError";
-    case auth::Result::policy: return "Policy";
+    case auth::Result::pass:
+      return "Pass";
+    case auth::Result::fail:
+      return "Fail";
+    case auth::Result::softfail:
+      return "SoftFail";
+    case auth::Result::neutral:
+      return "Neutral";
+    case auth::Result::none:
+      return "None";
+    case auth::Result::temperror:
+      return "TempError";
+    case auth::Result::permerror:
+      return "PermError";
+    case auth::Result::policy:
+      return "Policy";
   }
   return "None";
 }
@@ -88,7 +106,9 @@ std::string expand(std::string_view text, const Facts& facts, const auth::CheckS
   return s;
 }
 
-bool spf_pass(const auth::CheckSet& checks) { return checks.spf && checks.spf->is(auth::Result::pass); }
+bool spf_pass(const auth::CheckSet& checks) {
+  return checks.spf && checks.spf->is(auth::Result::pass);
+}
 
 bool dkim_pass_any(const auth::CheckSet& checks) {
   if (!checks.dkim) return false;
@@ -205,9 +225,8 @@ Verdict Persona::evaluate(Stage stage, const auth::CheckSet& checks, const Facts
 }
 
 const std::vector<Persona>& all_personas() {
-  static const std::vector<Persona> personas = {gmail_persona(), outlook_persona(),
-                                                yahoo_persona(), mailtester_persona(),
-                                                corporate_persona()};
+  static const std::vector<Persona> personas = {gmail_persona(), outlook_persona(), yahoo_persona(),
+                                                mailtester_persona(), corporate_persona()};
   return personas;
 }
 

@@ -48,8 +48,14 @@ auth::CheckSet good_checks() {
   auth::DmarcResult dmarc;
   dmarc.result = Result::pass;
   dmarc.from_domain = "nodeseek.com";
-  dmarc.record = auth::DmarcRecord{.p = "reject", .sp = "", .pct = 100, .adkim_strict = false,
-                                   .aspf_strict = false, .rua = "", .ruf = "", .raw = ""};
+  dmarc.record = auth::DmarcRecord{.p = "reject",
+                                   .sp = "",
+                                   .pct = 100,
+                                   .adkim_strict = false,
+                                   .aspf_strict = false,
+                                   .rua = "",
+                                   .ruf = "",
+                                   .raw = ""};
   dmarc.policy = "reject";
   dmarc.spf_aligned = dmarc.dkim_aligned = true;
   c.dmarc = dmarc;
@@ -107,8 +113,8 @@ StageRun run(std::string_view name, const auth::CheckSet& checks, const Facts& f
 TEST(Persona, KnownNamesAndUnknownNameError) {
   std::vector<std::string> names;
   for (const auto& p : all_personas()) names.push_back(p.name);
-  EXPECT_EQ(names, (std::vector<std::string>{"gmail", "outlook", "yahoo", "mailtester",
-                                             "corporate"}));
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"gmail", "outlook", "yahoo", "mailtester", "corporate"}));
   try {
     persona("hotmail");
     FAIL() << "expected an exception";
@@ -247,8 +253,9 @@ TEST(Gmail, NeitherSpfNorDkimIsUnauthenticated) {
             "all senders to authenticate with either SPF or DKIM.");
   const auto& l = r.verdict.reply->lines;
   EXPECT_NE(std::find(l.begin(), l.end(), " DKIM = did not pass"), l.end());
-  EXPECT_NE(std::find(l.begin(), l.end(), " SPF [nodeseek.com] with ip: [12.34.56.78] = did not pass"),
-            l.end());
+  EXPECT_NE(
+      std::find(l.begin(), l.end(), " SPF [nodeseek.com] with ip: [12.34.56.78] = did not pass"),
+      l.end());
   EXPECT_TRUE(l.back().ends_with("sim0001 - gsmtp"));
 }
 
@@ -521,7 +528,8 @@ TEST(Yahoo, UnauthenticatedAndDmarc) {
   r = run("yahoo", c, good_facts());
   ASSERT_TRUE(r.verdict.reply);
   EXPECT_EQ(r.verdict.reply->code, 554);
-  EXPECT_TRUE(r.verdict.reply->lines.front().starts_with("Message not accepted for policy reasons."));
+  EXPECT_TRUE(
+      r.verdict.reply->lines.front().starts_with("Message not accepted for policy reasons."));
 }
 
 // --- mailtester --------------------------------------------------------------------------
@@ -587,8 +595,7 @@ TEST(Corporate, SpamAtFiveRejectAtFifteen) {
                        {"zen.spamhaus.org", "127.0.0.10", "PBL", ""}};
   c.content->empty_body = true;
   r = run("corporate", c, good_facts());
-  EXPECT_NEAR(r.score, 1.274 + 0.919 + 1.797 + 1.396 + 3.603 + 0.001 + 2.596 + 3.558 + 2.344,
-              1e-9);
+  EXPECT_NEAR(r.score, 1.274 + 0.919 + 1.797 + 1.396 + 3.603 + 0.001 + 2.596 + 3.558 + 2.344, 1e-9);
   ASSERT_TRUE(r.verdict.reply);
   EXPECT_EQ(r.verdict.reply->code, 550);
   EXPECT_EQ(r.verdict.reply->enhanced, "5.7.1");

@@ -6,7 +6,8 @@
 
 namespace mailsim::personas {
 namespace {
-constexpr const char* kSa = "SpamAssassin rules/50_scores.cf (score set 1), spamassassin.apache.org";
+constexpr const char* kSa =
+    "SpamAssassin rules/50_scores.cf (score set 1), spamassassin.apache.org";
 constexpr const char* kRspamd = "rspamd conf/actions.conf (reject = 15), rspamd.com";
 constexpr const char* kMt = "mail-tester.com observed deduction (formula not published)";
 
@@ -17,10 +18,9 @@ bool has_signature(const RuleInput& in) {
 }
 bool dkim_pass_for(const RuleInput& in, const std::string& domain) {
   if (!in.checks.dkim || domain.empty()) return false;
-  return std::any_of(in.checks.dkim->signatures.begin(), in.checks.dkim->signatures.end(),
-                     [&](const auth::DkimSignatureResult& s) {
-                       return s.is(Result::pass) && s.domain == domain;
-                     });
+  return std::any_of(
+      in.checks.dkim->signatures.begin(), in.checks.dkim->signatures.end(),
+      [&](const auth::DkimSignatureResult& s) { return s.is(Result::pass) && s.domain == domain; });
 }
 bool helo_is(const RuleInput& in, bool auth::HeloResult::*flag) {
   return in.checks.helo && (*in.checks.helo).*flag;
@@ -38,92 +38,132 @@ std::vector<Rule> spamassassin_rules(double sign) {
   using namespace pred;
   auto r = [&](std::string id, Stage stage, std::string description,
                std::function<bool(const RuleInput&)> when, double points) {
-    return Rule{std::move(id), stage, std::move(description), std::move(when), 0, "", "",
-                Disposition::inbox, sign * points, kSa};
+    return Rule{std::move(id),
+                stage,
+                std::move(description),
+                std::move(when),
+                0,
+                "",
+                "",
+                Disposition::inbox,
+                sign * points,
+                kSa};
   };
   return {
-      r("RDNS_NONE", Stage::connect, "Delivered by a host with no rDNS",
-        [](const RuleInput& in) { return no_ptr(in); }, 1.274),
-      r("RCVD_IN_SBL", Stage::connect, "Received via a relay in Spamhaus SBL",
-        [](const RuleInput& in) { return listed_on(in, "spamhaus", "SBL"); }, 2.596),
-      r("RCVD_IN_XBL", Stage::connect, "Received via a relay in Spamhaus XBL",
-        [](const RuleInput& in) { return listed_on(in, "spamhaus", "XBL"); }, 0.724),
-      r("RCVD_IN_PBL", Stage::connect, "Received via a relay in Spamhaus PBL",
-        [](const RuleInput& in) { return listed_on(in, "spamhaus", "PBL"); }, 3.558),
-      r("RCVD_IN_BL_SPAMCOP_NET", Stage::connect, "Received via a relay in bl.spamcop.net",
-        [](const RuleInput& in) { return listed_on(in, "spamcop"); }, 1.246),
-      r("HELO_LOCALHOST", Stage::helo, "HELO is localhost",
-        [](const RuleInput& in) { return helo_is(in, &auth::HeloResult::localhost); }, 3.603),
-      r("FSL_HELO_BARE_IP_1", Stage::helo, "HELO is a bare IP address",
-        [](const RuleInput& in) { return helo_is(in, &auth::HeloResult::bare_ip); }, 1.426),
-      r("RCVD_HELO_IP_MISMATCH", Stage::helo, "Received: HELO and IP do not match, but should",
-        [](const RuleInput& in) {
-          return helo_is(in, &auth::HeloResult::resolves) &&
-                 !helo_is(in, &auth::HeloResult::matches_client);
-        },
-        1.186),
-      r("KHOP_HELO_FCRDNS", Stage::helo, "Relay HELO differs from its IP's reverse DNS",
-        [](const RuleInput& in) {
-          return in.checks.iprev && in.checks.iprev->is(Result::pass) &&
-                 helo_is(in, &auth::HeloResult::fqdn) &&
-                 !helo_is(in, &auth::HeloResult::matches_ptr);
-        },
-        0.4),
-      r("SPF_HELO_NONE", Stage::helo, "SPF: HELO does not publish an SPF Record",
-        [](const RuleInput& in) { return spf_helo_is(in, Result::none); }, 0.001),
-      r("SPF_HELO_FAIL", Stage::helo, "SPF: HELO does not match SPF record (fail)",
-        [](const RuleInput& in) { return spf_helo_is(in, Result::fail); }, 0.001),
-      r("SPF_HELO_SOFTFAIL", Stage::helo, "SPF: HELO does not match SPF record (softfail)",
-        [](const RuleInput& in) { return spf_helo_is(in, Result::softfail); }, 0.896),
-      r("SPF_PASS", Stage::mail, "SPF: sender matches SPF record",
-        [](const RuleInput& in) { return spf_is(in, Result::pass); }, -0.001),
-      r("SPF_FAIL", Stage::mail, "SPF: sender does not match SPF record (fail)",
-        [](const RuleInput& in) { return spf_is(in, Result::fail); }, 0.919),
-      r("SPF_SOFTFAIL", Stage::mail, "SPF: sender does not match SPF record (softfail)",
-        [](const RuleInput& in) { return spf_is(in, Result::softfail); }, 0.972),
-      r("SPF_NEUTRAL", Stage::mail, "SPF: sender does not match SPF record (neutral)",
-        [](const RuleInput& in) { return spf_is(in, Result::neutral); }, 0.652),
-      r("SPF_NONE", Stage::mail, "SPF: sender does not publish an SPF Record",
-        [](const RuleInput& in) { return spf_is(in, Result::none); }, 0.001),
-      r("DKIM_SIGNED", Stage::data, "Message has a DKIM or DK signature, not necessarily valid",
-        [](const RuleInput& in) { return has_signature(in); }, 0.1),
-      r("DKIM_INVALID", Stage::data, "DKIM or DK signature exists, but is not valid",
-        [](const RuleInput& in) { return has_signature(in) && !dkim_pass_any(in.checks); }, 0.1),
-      r("DKIM_VALID", Stage::data, "Message has at least one valid DKIM or DK signature",
-        [](const RuleInput& in) { return dkim_pass_any(in.checks); }, -0.1),
-      r("DKIM_VALID_AU", Stage::data,
-        "Message has a valid DKIM or DK signature from author's domain",
-        [](const RuleInput& in) { return dkim_pass_for(in, in.facts.from_domain); }, -0.1),
-      r("DKIM_VALID_EF", Stage::data,
-        "Message has a valid DKIM or DK signature from envelope-from domain",
-        [](const RuleInput& in) { return dkim_pass_for(in, in.facts.mail_from_domain()); }, -0.1),
-      r("DMARC_PASS", Stage::data, "DMARC pass policy",
-        [](const RuleInput& in) { return dmarc_is(in, Result::pass); }, -0.001),
-      r("DMARC_NONE", Stage::data, "DMARC none policy (and the message fails DMARC)",
-        [](const RuleInput& in) { return dmarc_fail_under(in, "none"); }, 0.898),
-      r("DMARC_QUAR", Stage::data, "DMARC quarantine policy (and the message fails DMARC)",
-        [](const RuleInput& in) { return dmarc_fail_under(in, "quarantine"); }, 1.198),
-      r("DMARC_REJECT", Stage::data, "DMARC reject policy (and the message fails DMARC)",
-        [](const RuleInput& in) { return dmarc_fail_under(in, "reject"); }, 1.797),
-      r("DMARC_MISSING", Stage::data, "Missing DMARC policy",
-        [](const RuleInput& in) { return dmarc_is(in, Result::none); }, 0.001),
-      r("MISSING_DATE", Stage::data, "Missing Date: header",
-        [](const RuleInput& in) { return content_known(in) && !in.checks.content->has_date; },
-        1.396),
-      r("MISSING_MID", Stage::data, "Missing Message-Id: header",
-        [](const RuleInput& in) {
-          return content_known(in) && !in.checks.content->has_message_id;
-        },
-        0.140),
-      r("MISSING_HEADERS", Stage::data, "Missing To: header",
-        [](const RuleInput& in) { return content_known(in) && !in.checks.content->has_to; },
-        1.207),
-      r("EMPTY_MESSAGE", Stage::data, "Message appears to have no textual parts",
-        [](const RuleInput& in) { return content_known(in) && in.checks.content->empty_body; },
-        2.344),
-      r("MIME_HTML_ONLY", Stage::data, "Message only has text/html MIME parts",
-        [](const RuleInput& in) { return content_known(in) && in.checks.content->html_only; },
-        0.1),
+      r(
+          "RDNS_NONE", Stage::connect, "Delivered by a host with no rDNS",
+          [](const RuleInput& in) { return no_ptr(in); }, 1.274),
+      r(
+          "RCVD_IN_SBL", Stage::connect, "Received via a relay in Spamhaus SBL",
+          [](const RuleInput& in) { return listed_on(in, "spamhaus", "SBL"); }, 2.596),
+      r(
+          "RCVD_IN_XBL", Stage::connect, "Received via a relay in Spamhaus XBL",
+          [](const RuleInput& in) { return listed_on(in, "spamhaus", "XBL"); }, 0.724),
+      r(
+          "RCVD_IN_PBL", Stage::connect, "Received via a relay in Spamhaus PBL",
+          [](const RuleInput& in) { return listed_on(in, "spamhaus", "PBL"); }, 3.558),
+      r(
+          "RCVD_IN_BL_SPAMCOP_NET", Stage::connect, "Received via a relay in bl.spamcop.net",
+          [](const RuleInput& in) { return listed_on(in, "spamcop"); }, 1.246),
+      r(
+          "HELO_LOCALHOST", Stage::helo, "HELO is localhost",
+          [](const RuleInput& in) { return helo_is(in, &auth::HeloResult::localhost); }, 3.603),
+      r(
+          "FSL_HELO_BARE_IP_1", Stage::helo, "HELO is a bare IP address",
+          [](const RuleInput& in) { return helo_is(in, &auth::HeloResult::bare_ip); }, 1.426),
+      r(
+          "RCVD_HELO_IP_MISMATCH", Stage::helo, "Received: HELO and IP do not match, but should",
+          [](const RuleInput& in) {
+            return helo_is(in, &auth::HeloResult::resolves) &&
+                   !helo_is(in, &auth::HeloResult::matches_client);
+          },
+          1.186),
+      r(
+          "KHOP_HELO_FCRDNS", Stage::helo, "Relay HELO differs from its IP's reverse DNS",
+          [](const RuleInput& in) {
+            return in.checks.iprev && in.checks.iprev->is(Result::pass) &&
+                   helo_is(in, &auth::HeloResult::fqdn) &&
+                   !helo_is(in, &auth::HeloResult::matches_ptr);
+          },
+          0.4),
+      r(
+          "SPF_HELO_NONE", Stage::helo, "SPF: HELO does not publish an SPF Record",
+          [](const RuleInput& in) { return spf_helo_is(in, Result::none); }, 0.001),
+      r(
+          "SPF_HELO_FAIL", Stage::helo, "SPF: HELO does not match SPF record (fail)",
+          [](const RuleInput& in) { return spf_helo_is(in, Result::fail); }, 0.001),
+      r(
+          "SPF_HELO_SOFTFAIL", Stage::helo, "SPF: HELO does not match SPF record (softfail)",
+          [](const RuleInput& in) { return spf_helo_is(in, Result::softfail); }, 0.896),
+      r(
+          "SPF_PASS", Stage::mail, "SPF: sender matches SPF record",
+          [](const RuleInput& in) { return spf_is(in, Result::pass); }, -0.001),
+      r(
+          "SPF_FAIL", Stage::mail, "SPF: sender does not match SPF record (fail)",
+          [](const RuleInput& in) { return spf_is(in, Result::fail); }, 0.919),
+      r(
+          "SPF_SOFTFAIL", Stage::mail, "SPF: sender does not match SPF record (softfail)",
+          [](const RuleInput& in) { return spf_is(in, Result::softfail); }, 0.972),
+      r(
+          "SPF_NEUTRAL", Stage::mail, "SPF: sender does not match SPF record (neutral)",
+          [](const RuleInput& in) { return spf_is(in, Result::neutral); }, 0.652),
+      r(
+          "SPF_NONE", Stage::mail, "SPF: sender does not publish an SPF Record",
+          [](const RuleInput& in) { return spf_is(in, Result::none); }, 0.001),
+      r(
+          "DKIM_SIGNED", Stage::data, "Message has a DKIM or DK signature, not necessarily valid",
+          [](const RuleInput& in) { return has_signature(in); }, 0.1),
+      r(
+          "DKIM_INVALID", Stage::data, "DKIM or DK signature exists, but is not valid",
+          [](const RuleInput& in) { return has_signature(in) && !dkim_pass_any(in.checks); }, 0.1),
+      r(
+          "DKIM_VALID", Stage::data, "Message has at least one valid DKIM or DK signature",
+          [](const RuleInput& in) { return dkim_pass_any(in.checks); }, -0.1),
+      r(
+          "DKIM_VALID_AU", Stage::data,
+          "Message has a valid DKIM or DK signature from author's domain",
+          [](const RuleInput& in) { return dkim_pass_for(in, in.facts.from_domain); }, -0.1),
+      r(
+          "DKIM_VALID_EF", Stage::data,
+          "Message has a valid DKIM or DK signature from envelope-from domain",
+          [](const RuleInput& in) { return dkim_pass_for(in, in.facts.mail_from_domain()); }, -0.1),
+      r(
+          "DMARC_PASS", Stage::data, "DMARC pass policy",
+          [](const RuleInput& in) { return dmarc_is(in, Result::pass); }, -0.001),
+      r(
+          "DMARC_NONE", Stage::data, "DMARC none policy (and the message fails DMARC)",
+          [](const RuleInput& in) { return dmarc_fail_under(in, "none"); }, 0.898),
+      r(
+          "DMARC_QUAR", Stage::data, "DMARC quarantine policy (and the message fails DMARC)",
+          [](const RuleInput& in) { return dmarc_fail_under(in, "quarantine"); }, 1.198),
+      r(
+          "DMARC_REJECT", Stage::data, "DMARC reject policy (and the message fails DMARC)",
+          [](const RuleInput& in) { return dmarc_fail_under(in, "reject"); }, 1.797),
+      r(
+          "DMARC_MISSING", Stage::data, "Missing DMARC policy",
+          [](const RuleInput& in) { return dmarc_is(in, Result::none); }, 0.001),
+      r(
+          "MISSING_DATE", Stage::data, "Missing Date: header",
+          [](const RuleInput& in) { return content_known(in) && !in.checks.content->has_date; },
+          1.396),
+      r(
+          "MISSING_MID", Stage::data, "Missing Message-Id: header",
+          [](const RuleInput& in) {
+            return content_known(in) && !in.checks.content->has_message_id;
+          },
+          0.140),
+      r(
+          "MISSING_HEADERS", Stage::data, "Missing To: header",
+          [](const RuleInput& in) { return content_known(in) && !in.checks.content->has_to; },
+          1.207),
+      r(
+          "EMPTY_MESSAGE", Stage::data, "Message appears to have no textual parts",
+          [](const RuleInput& in) { return content_known(in) && in.checks.content->empty_body; },
+          2.344),
+      r(
+          "MIME_HTML_ONLY", Stage::data, "Message only has text/html MIME parts",
+          [](const RuleInput& in) { return content_known(in) && in.checks.content->html_only; },
+          0.1),
   };
 }
 
@@ -164,7 +204,8 @@ Persona mailtester_persona() {
   p.spam_threshold = 5;
   p.score_formula =
       "score = clamp(10 - sum of SpamAssassin points (50_scores.cf, set 1, shown with flipped "
-      "sign) - 1 if not signed with DKIM - 1 if SPF fails (fail, softfail, neutral, temperror, permerror), 0, 10); "
+      "sign) - 1 if not signed with DKIM - 1 if SPF fails (fail, softfail, neutral, temperror, "
+      "permerror), 0, 10); "
       "score < 5 -> spam (SpamAssassin's required_score 5 seen from 10), else inbox";
   p.rules = spamassassin_rules(-1);
   p.rules.push_back({"MT_SPF_FAILURE", Stage::mail,
@@ -174,11 +215,10 @@ Persona mailtester_persona() {
                               !in.checks.spf->is(auth::Result::none);
                      },
                      0, "", "", Disposition::inbox, -1.0, kMt});
-  p.rules.push_back({"MT_NO_DKIM", Stage::data, "Your message is not signed with DKIM",
-                     [](const RuleInput& in) {
-                       return !in.checks.dkim || in.checks.dkim->signatures.empty();
-                     },
-                     0, "", "", Disposition::inbox, -1.0, kMt});
+  p.rules.push_back(
+      {"MT_NO_DKIM", Stage::data, "Your message is not signed with DKIM",
+       [](const RuleInput& in) { return !in.checks.dkim || in.checks.dkim->signatures.empty(); }, 0,
+       "", "", Disposition::inbox, -1.0, kMt});
   return p;
 }
 

@@ -35,14 +35,16 @@ Persona yahoo_persona() {
        Disposition::deferred, 0, kBest},
       {"yahoo.from", Stage::data, "No From: address, or more than one (RFC 5322 §3.6.2)",
        [](const RuleInput& in) { return content_known(in) && in.checks.content->from_count != 1; },
-       554, "5.7.9", "Message not accepted for policy reasons.  See "
+       554, "5.7.9",
+       "Message not accepted for policy reasons.  See "
        "https://postmaster.yahooinc.com/error-codes",
        Disposition::rejected, 0, kBest},
       {"yahoo.dmarc_reject", Stage::data, "DMARC fails and the domain's policy is reject",
        [](const RuleInput& in) {
          return dmarc_is(in, auth::Result::fail) && dmarc_policy(in, "reject");
        },
-       554, "5.7.9", "Message not accepted for policy reasons.  See "
+       554, "5.7.9",
+       "Message not accepted for policy reasons.  See "
        "https://postmaster.yahooinc.com/error-codes",
        Disposition::rejected, 0, kCodes},
       // Authentication is only known after DATA (DKIM needs the message), so the
@@ -63,7 +65,8 @@ Persona yahoo_persona() {
        Disposition::deferred, 0, kBest},
       {"yahoo.bulk_dmarc", Stage::data, "Bulk sender without a passing DMARC (p=none or stronger)",
        [](const RuleInput& in) { return in.facts.bulk && !dmarc_is(in, auth::Result::pass); }, 554,
-       "5.7.9", "Message not accepted for policy reasons.  See "
+       "5.7.9",
+       "Message not accepted for policy reasons.  See "
        "https://postmaster.yahooinc.com/error-codes",
        Disposition::rejected, 0, kBest},
       {"yahoo.dmarc_quarantine", Stage::data, "DMARC fails and the domain's policy is quarantine",

@@ -1,10 +1,10 @@
 // `mailsim receive`: one persona's ReceivingMta on a loopback address, resolving through the
 // fake DNS over the wire, so anyone can point swaks at it. Prints each Delivery as a line.
+#include <pthread.h>
 #include <csignal>
 #include <cstdio>
 #include <iostream>
 #include <mutex>
-#include <pthread.h>
 #include <stdexcept>
 
 #include <fmt/core.h>
@@ -40,8 +40,8 @@ HostPort parse_host_port(const std::string& text, const char* what) {
     throw std::invalid_argument(fmt::format("{} '{}': port must be 0-65535", what, text));
   if (!mta::is_loopback_address(host))
     throw std::invalid_argument(fmt::format(
-        "{} '{}': only loopback addresses (127.0.0.0/8, ::1) are allowed in the sealed world",
-        what, text));
+        "{} '{}': only loopback addresses (127.0.0.0/8, ::1) are allowed in the sealed world", what,
+        text));
   return {host, static_cast<std::uint16_t>(port)};
 }
 
@@ -129,8 +129,9 @@ void register_receive_commands(CLI::App& app, int& exit_code) {
   cmd->add_option("--client-ip", o->client_ip,
                   "Treat every client as this (virtual) address, e.g. 12.34.56.78");
   cmd->add_option("--dnsbl", o->dnsbl, "DNSBL zones to query at connect")->capture_default_str();
-  cmd->add_flag("--bulk", o->bulk, "Treat every message as bulk (else Precedence: bulk/list or "
-                                   "X-Mailsim-Bulk: yes marks it)");
+  cmd->add_flag("--bulk", o->bulk,
+                "Treat every message as bulk (else Precedence: bulk/list or "
+                "X-Mailsim-Bulk: yes marks it)");
   cmd->add_flag("--no-tls", o->no_tls, "Do not offer STARTTLS");
   cmd->add_option("--now", o->now, "Fixed clock, seconds since the epoch (DKIM x= checks)");
   cmd->add_flag("-v,--verbose", o->verbose, "Print every rule and the transcript");

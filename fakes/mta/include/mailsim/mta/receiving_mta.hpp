@@ -23,10 +23,10 @@
 namespace mailsim::mta {
 
 struct MtaConfig {
-  std::string persona = "gmail";        // personas::persona(name)
-  std::string host;                     // greeting host and authserv-id; "" = persona's default
+  std::string persona = "gmail";  // personas::persona(name)
+  std::string host;               // greeting host and authserv-id; "" = persona's default
   std::string listen_address = "127.0.0.1";  // loopback only (checked: std::invalid_argument)
-  std::uint16_t port = 0;               // 0 = ephemeral, see ReceivingMta::port()
+  std::uint16_t port = 0;                    // 0 = ephemeral, see ReceivingMta::port()
   // STARTTLS is offered when set (e.g. smtp::TestCa::server_context(host)).
   std::shared_ptr<boost::asio::ssl::context> tls;
   // DNSBL zones queried at connect (RFC 5782); empty = no block-list check.

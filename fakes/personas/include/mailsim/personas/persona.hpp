@@ -32,14 +32,14 @@ enum class ScoreModel {
 
 // Facts about the transaction beyond the CheckSet, known at the stage asked.
 struct Facts {
-  std::string client_ip;     // virtual address the receiver sees
+  std::string client_ip;  // virtual address the receiver sees
   std::string helo;
-  std::string mail_from;     // reverse-path ("" = null sender)
-  std::string from_domain;   // RFC5322.From domain ("" before DATA or when absent)
-  bool ipv6 = false;         // client_ip is IPv6
-  bool tls = false;          // STARTTLS completed before this stage
-  bool bulk = false;         // the transaction is treated as bulk (see mta::MtaConfig)
-  std::string message_id;    // deterministic id for reply texts ("<id> - gsmtp")
+  std::string mail_from;    // reverse-path ("" = null sender)
+  std::string from_domain;  // RFC5322.From domain ("" before DATA or when absent)
+  bool ipv6 = false;        // client_ip is IPv6
+  bool tls = false;         // STARTTLS completed before this stage
+  bool bulk = false;        // the transaction is treated as bulk (see mta::MtaConfig)
+  std::string message_id;   // deterministic id for reply texts ("<id> - gsmtp")
   // The domain part of mail_from, or the HELO when the reverse-path is null (RFC 7208 §2.4).
   std::string mail_from_domain() const;
 };
@@ -52,9 +52,9 @@ struct RuleInput {
 
 // One row of a rulebook.
 struct Rule {
-  std::string id;           // "gmail.ptr", "sa.SPF_FAIL"
+  std::string id;             // "gmail.ptr", "sa.SPF_FAIL"
   Stage stage = Stage::data;  // the stage at which the rule is evaluated
-  std::string description;  // what it means, one plain sentence
+  std::string description;    // what it means, one plain sentence
   std::function<bool(const RuleInput&)> when;
   // The reply when the rule rejects/defers (code 0 = the rule does not reply, it only
   // changes the disposition or scores). Text may hold {ip} {domain} {from_domain}
@@ -63,8 +63,8 @@ struct Rule {
   std::string enhanced;
   std::string text;
   Disposition disposition = Disposition::inbox;  // inbox = no effect on the disposition
-  double points = 0;        // score contribution (mailtester: negative = deduction)
-  std::string source;       // "Gmail SMTP errors and codes, support.google.com/a/answer/3726730"
+  double points = 0;   // score contribution (mailtester: negative = deduction)
+  std::string source;  // "Gmail SMTP errors and codes, support.google.com/a/answer/3726730"
 };
 
 // A rule that fired, as recorded in a Delivery.
@@ -89,20 +89,20 @@ struct Verdict {
 };
 
 struct Persona {
-  std::string name;              // "gmail"
+  std::string name;  // "gmail"
   std::string description;
-  std::string default_host;      // "mx.google.com": greeting host and authserv-id
-  std::string greeting_suffix;   // after "220 <host> ": "ESMTP {id} - gsmtp"
+  std::string default_host;               // "mx.google.com": greeting host and authserv-id
+  std::string greeting_suffix;            // after "220 <host> ": "ESMTP {id} - gsmtp"
   std::string accept_enhanced = "2.0.0";  // enhanced code of the 250 after DATA ("" = none)
-  std::string accept_text;       // 250 text after DATA: "OK {id} - gsmtp"
-  std::string reply_suffix;      // appended to the last line of every reject: " {id} - gsmtp"
+  std::string accept_text;                // 250 text after DATA: "OK {id} - gsmtp"
+  std::string reply_suffix;  // appended to the last line of every reject: " {id} - gsmtp"
   ScoreModel model = ScoreModel::first_match;
-  double start_score = 0;        // mailtester: 10
-  double spam_threshold = 0;     // spamassassin: ≥ → spam; mailtester: < → spam
-  double reject_threshold = 0;   // spamassassin: ≥ → reject (0 = never)
-  smtp::Reply score_reject;      // the reply when the reject threshold is reached
-  std::string score_formula;     // stated openly in every Delivery
-  std::vector<Rule> rules;       // in priority order
+  double start_score = 0;       // mailtester: 10
+  double spam_threshold = 0;    // spamassassin: ≥ → spam; mailtester: < → spam
+  double reject_threshold = 0;  // spamassassin: ≥ → reject (0 = never)
+  smtp::Reply score_reject;     // the reply when the reject threshold is reached
+  std::string score_formula;    // stated openly in every Delivery
+  std::vector<Rule> rules;      // in priority order
 
   // Runs the rules of `stage`. first_match: every matching rule of the stage is recorded
   // until the first one with a reply, which ends the transaction; non-reply rules set the
