@@ -1,5 +1,6 @@
 #include "mailsim/score/expectation.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <stdexcept>
 
@@ -56,7 +57,11 @@ ExpectedValue parse_expected(const std::string& text) {
       }
     }
     bool numeric = part.find_first_not_of("0123456789.") == std::string::npos;
-    if (!op.empty() || numeric) {
+    if (numeric && std::count(part.begin(), part.end(), '.') == 2) {
+      // A bare enhanced status code ("5.7.25"): the reply must carry it, any disposition.
+      if (!v.enhanced_code.empty()) fail("two enhanced codes");
+      v.enhanced_code = part;
+    } else if (!op.empty() || numeric) {
       if (v.has_score) fail("two score bounds");
       v.has_score = true;
       v.op = op.empty() ? "==" : op;

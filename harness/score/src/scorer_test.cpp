@@ -237,6 +237,7 @@ TEST(Expectation, EnhancedCodeAndCombinedParts) {
   r.enhanced = "5.7.25";
   gmail.reply = r;
   EXPECT_TRUE(evaluate({Direction::outbound, "gmail", "rejected 5.7.25", ""}, gmail).met);
+  EXPECT_TRUE(evaluate({Direction::outbound, "gmail", "5.7.25", ""}, gmail).met);
   auto wrong = evaluate({Direction::outbound, "gmail", "rejected 5.7.26", ""}, gmail);
   EXPECT_FALSE(wrong.met);
   EXPECT_EQ(wrong.why, "gmail outbound: expected rejected 5.7.26, got rejected (550 5.7.25)");
