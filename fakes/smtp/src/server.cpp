@@ -91,6 +91,12 @@ asio::awaitable<std::size_t> Session::read_some(char* data, std::size_t size, er
     ec = asio::error::connection_reset;
     co_return 0;
   }
+  if (stop_requested_ || state_->stopping) {
+    // stop() may have run between two operations, when there was nothing to cancel.
+    stop_requested_ = true;
+    ec = asio::error::operation_aborted;
+    co_return 0;
+  }
   // Our own timer, not the stream's expiry: beast closes the socket on expiry, and a
   // timed-out session still owes the client its 421 (RFC 5321 §3.8). The timer only cancels.
   stream_.expires_never();
