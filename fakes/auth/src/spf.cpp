@@ -2,6 +2,7 @@
 // here: its DNS goes through a custom SPF_dns_server_t layer whose lookup function asks our
 // dns::Resolver (through TracingResolver, so each query and answer lands in the trace).
 #include "mailsim/auth/spf.hpp"
+#include "mailsim/auth/spf_syntax.hpp"
 
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -16,7 +17,9 @@ extern "C" {
 #include <algorithm>
 #include <cctype>
 #include <cstring>
+#include <deque>
 #include <memory>
+#include <set>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -44,6 +47,20 @@ struct LayerState {
   std::optional<std::string> override_top;
   int temporary_failures = 0;  // SERVFAIL/timeout answers seen
   std::string first_temporary;  // "TXT nodeseek.com → SERVFAIL" for the cause
+  bool client_v6 = false;       // the client address family (after IPv4-mapped → IPv4)
+  // The first record that failed the RFC 7208 §12 check: libspf2 was handed a record it
+  // rejects instead, and the result is permerror with this cause.
+  std::string syntax_error;
+  // Terms that cost a DNS lookup, counted by us (RFC 7208 §4.6.4; libspf2 1.2.10 counts
+  // per record, so an include's terms do not add up). Past the limit no further query is
+  // made and the result is permerror.
+  int terms = 0;
+  std::string over_limit;  // the query that would have been the 11th term
+  // Names from the last MX or PTR answer: their address lookups belong to that term
+  // (RFC 7208 §4.6.4 counts the mx/ptr term once), and for PTR a failed address lookup
+  // skips the name (§5.5: "If a DNS error occurs ... that domain name is skipped").
+  std::multiset<std::string> secondary;
+  bool secondary_from_ptr = false;
 };
 
 std::optional<world::RrType> to_rr_type(ns_type type) {
@@ -85,54 +102,149 @@ bool starts_with_spf1(std::string_view text) {
   return head == "v=spf1" && (text.size() == 6 || text[6] == ' ');
 }
 
-SPF_dns_rr_t* layer_lookup(SPF_dns_server_t* server, const char* domain, ns_type type,
-                           int /*should_cache*/) {
-  auto* state = static_cast<LayerState*>(server->hook);
-  auto rr_type = to_rr_type(type);
-  if (!rr_type) return SPF_dns_rr_new_init(server, domain, type, 0, NO_DATA);
-  std::string canonical = world::canonical_name(domain);
-  bool is_top = !state->top_seen && *rr_type == world::RrType::TXT &&
-                canonical == state->top_domain;
-  if (is_top) state->top_seen = true;
-  if (is_top && state->override_top) {
-    SPF_dns_rr_t* rr = SPF_dns_rr_new_init(server, domain, type, 0, NETDB_SUCCESS);
-    if (rr == nullptr) return rr;
-    const std::string& text = *state->override_top;
-    if (SPF_dns_rr_buf_realloc(rr, 0, std::max(text.size() + 1, sizeof(SPF_dns_rr_data_t))) ==
-        SPF_E_SUCCESS) {
-      std::memcpy(rr->rr[0]->txt, text.c_str(), text.size() + 1);
-      rr->num_rr = 1;
+// Names of the form "_mailsim0-<kind>.<domain>" stand for an a or mx mechanism with a /0
+// CIDR length for the client's family (see rewrite_for_libspf2): kind a4/a6 asks "does
+// <domain> have any A/AAAA record", mx4/mx6 "does any MX host of <domain> have one".
+constexpr std::string_view kZeroCidrPrefix = "_mailsim0-";
+// What libspf2 is handed for a record that failed our RFC 7208 §12 check: an unknown
+// mechanism, which libspf2 itself turns into permerror (the cause comes from our check).
+constexpr std::string_view kRejectedRecord = "v=spf1 mailsim-invalid-record";
+// RFC 7208 §4.6.4: no more than 10 PTR names and 10 MX hosts are looked at.
+constexpr std::size_t kMaxPtrNames = 10;
+constexpr std::size_t kMaxMxHosts = 10;
+
+// The record libspf2 evaluates in place of a valid one. Same meaning, in the subset
+// libspf2 1.2.10 parses:
+// - unknown modifiers are dropped (RFC 7208 §6: ignored; libspf2 rejects names with "."
+//   or "_", which §12's name allows);
+// - redirect= is dropped when the record has an "all" mechanism (§5.1: "any redirect
+//   modifier MUST be ignored"; libspf2 instead follows it and may see recursion);
+// - /0 lengths (§5.6 allows them; libspf2 refuses them): ip4:x/0 becomes the two halves
+//   0.0.0.0/1 and 128.0.0.0/1 (ip6 likewise); a/0 and mx/0 for the client's family become
+//   an exists: on a _mailsim0- name our DNS layer answers by doing the a/mx lookups itself,
+//   so the term still costs one lookup and its void/error answers count as before;
+// - a and mx keep only the CIDR length of the client's family (the other is never used).
+std::string rewrite_for_libspf2(const SpfSyntax& syntax, bool client_v6) {
+  bool has_all = std::any_of(syntax.terms.begin(), syntax.terms.end(), [](const SpfTerm& t) {
+    return t.kind == SpfTerm::Kind::mechanism && t.name == "all";
+  });
+  std::string out = "v=spf1";
+  for (const SpfTerm& t : syntax.terms) {
+    std::string q = t.explicit_qualifier ? std::string(1, t.qualifier) : std::string();
+    if (t.kind == SpfTerm::Kind::modifier) {
+      if (t.name == "exp" || (t.name == "redirect" && !has_all)) out += " " + t.text;
+      continue;
     }
-    return rr;
+    if (t.name == "ip4" || t.name == "ip6") {
+      std::optional<int> len = t.name == "ip4" ? t.cidr4 : t.cidr6;
+      bool family_matches = (t.name == "ip6") == client_v6;
+      if (len && *len == 0 && family_matches) {
+        out += t.name == "ip4" ? " " + q + "ip4:0.0.0.0/1 " + q + "ip4:128.0.0.0/1"
+                               : " " + q + "ip6:::/1 " + q + "ip6:8000::/1";
+      } else if (len && *len == 0) {
+        out += " " + q + t.name + ":" + t.value + "/1";  // other family: never matches
+      } else {
+        out += " " + t.text;
+      }
+      continue;
+    }
+    if (t.name == "a" || t.name == "mx") {
+      std::optional<int> len = client_v6 ? t.cidr6 : t.cidr4;
+      if (len && *len == 0) {
+        out += fmt::format(" {}exists:{}{}{}.{}", q, kZeroCidrPrefix, t.name, client_v6 ? 6 : 4,
+                           t.value.empty() ? "%{d}" : t.value);
+        continue;
+      }
+      out += " " + q + t.name + (t.value.empty() ? "" : ":" + t.value);
+      if (len) out += fmt::format("{}{}", client_v6 ? "//" : "/", *len);
+      continue;
+    }
+    out += " " + t.text;
   }
-  dns::Answer answer = state->resolver->query(domain, *rr_type);
-  if (answer.status != dns::DnsStatus::ok && to_herrno(answer.status) == TRY_AGAIN) {
-    if (state->temporary_failures++ == 0)
-      state->first_temporary = fmt::format("{} {} → {}", world::to_string(*rr_type), canonical,
-                                           dns::to_string(answer.status));
+  return out;
+}
+
+// Checks an SPF record against RFC 7208 §12 and returns what libspf2 is to evaluate.
+std::string prepare_record(LayerState& state, const std::string& domain,
+                           const std::string& text) {
+  SpfSyntax syntax = parse_spf_record(text);
+  if (!syntax.ok) {
+    if (state.syntax_error.empty())
+      state.syntax_error = fmt::format("the SPF record of {} is invalid: {}", domain, syntax.error);
+    return std::string(kRejectedRecord);
+  }
+  return rewrite_for_libspf2(syntax, state.client_v6);
+}
+
+void note_answer(LayerState& state, world::RrType type, const std::string& name,
+                 const dns::Answer& answer, bool counts_void) {
+  if (answer.temporary_error() || answer.status == dns::DnsStatus::refused) {
+    if (state.temporary_failures++ == 0)
+      state.first_temporary = fmt::format("{} {} → {}", world::to_string(type), name,
+                                          dns::to_string(answer.status));
   }
   // RFC 7208 §4.6.4: a term's lookup that yields NXDOMAIN or no answers is a void lookup.
-  if (!is_top && (answer.status == dns::DnsStatus::nxdomain ||
-                  answer.status == dns::DnsStatus::nodata ||
-                  answer.status == dns::DnsStatus::formerr)) {
-    ++state->out->void_lookups;
+  if (counts_void && (answer.status == dns::DnsStatus::nxdomain ||
+                      answer.status == dns::DnsStatus::nodata ||
+                      answer.status == dns::DnsStatus::formerr))
+    ++state.out->void_lookups;
+}
+
+// Answers a _mailsim0- name: A 127.0.0.1 when the /0 mechanism matches.
+SPF_dns_rr_t* answer_zero_cidr(SPF_dns_server_t* server, const char* domain, ns_type type,
+                               LayerState& state, std::string_view kind,
+                               const std::string& target) {
+  bool v6 = kind.back() == '6';
+  world::RrType addr_type = v6 ? world::RrType::AAAA : world::RrType::A;
+  auto has_address = [&](const std::string& name, bool counts_void) -> int {
+    dns::Answer a = state.resolver->query(name, addr_type);
+    note_answer(state, addr_type, name, a, counts_void);
+    if (a.ok() && !a.of_type(addr_type).empty()) return NETDB_SUCCESS;
+    int h = to_herrno(a.status);
+    return h == NETDB_SUCCESS ? NO_DATA : h;
+  };
+  int herrno = NO_DATA;
+  if (kind.substr(0, 1) == "a") {
+    herrno = has_address(target, true);
+  } else {
+    dns::Answer mx = state.resolver->query(target, world::RrType::MX);
+    note_answer(state, world::RrType::MX, target, mx, true);
+    herrno = to_herrno(mx.status);
+    if (herrno == NETDB_SUCCESS) {
+      herrno = NO_DATA;
+      std::size_t n = 0;
+      for (const auto& r : mx.of_type(world::RrType::MX)) {
+        if (n++ == kMaxMxHosts) break;
+        int h = has_address(world::canonical_name(r.value), false);
+        if (h == NETDB_SUCCESS || h == TRY_AGAIN) {
+          herrno = h;
+          break;
+        }
+      }
+    }
   }
-  std::vector<world::Record> records = answer.of_type(*rr_type);
-  int herrno = to_herrno(answer.status);
-  if (answer.ok() && records.empty()) herrno = NO_DATA;  // only a CNAME chain came back
-  std::uint32_t ttl = records.empty() ? 0 : records.front().ttl;
-  SPF_dns_rr_t* rr = SPF_dns_rr_new_init(server, domain, type, static_cast<int>(ttl), herrno);
+  SPF_dns_rr_t* rr = SPF_dns_rr_new_init(server, domain, type, 0, herrno);
   if (rr == nullptr || herrno != NETDB_SUCCESS) return rr;
+  if (SPF_dns_rr_buf_realloc(rr, 0, sizeof(SPF_dns_rr_data_t)) == SPF_E_SUCCESS) {
+    inet_pton(AF_INET, "127.0.0.1", &rr->rr[0]->a);
+    rr->num_rr = 1;
+  }
+  return rr;
+}
+
+SPF_dns_rr_t* fill_rr(SPF_dns_server_t* server, const char* domain, ns_type type,
+                      world::RrType rr_type, std::uint32_t ttl,
+                      const std::vector<std::string>& payloads) {
+  SPF_dns_rr_t* rr = SPF_dns_rr_new_init(server, domain, type, static_cast<int>(ttl),
+                                         payloads.empty() ? NO_DATA : NETDB_SUCCESS);
+  if (rr == nullptr || payloads.empty()) return rr;
   int n = 0;
-  for (const auto& record : records) {
-    std::string payload = record.type == world::RrType::TXT ? record.text() : record.value;
-    if (record.type == world::RrType::TXT && starts_with_spf1(payload) && canonical == state->top_domain)
-      state->records.push_back(payload);
+  for (const auto& payload : payloads) {
     size_t need = std::max(payload.size() + 1, sizeof(SPF_dns_rr_data_t));
     if (SPF_dns_rr_buf_realloc(rr, n, need) != SPF_E_SUCCESS) break;
     SPF_dns_rr_data_t* data = rr->rr[n];
     bool stored = true;
-    switch (record.type) {
+    switch (rr_type) {
       case world::RrType::A: stored = inet_pton(AF_INET, payload.c_str(), &data->a) == 1; break;
       case world::RrType::AAAA:
         stored = inet_pton(AF_INET6, payload.c_str(), &data->aaaa) == 1;
@@ -144,6 +256,89 @@ SPF_dns_rr_t* layer_lookup(SPF_dns_server_t* server, const char* domain, ns_type
   rr->num_rr = n;
   if (n == 0) rr->herrno = NO_DATA;
   return rr;
+}
+
+SPF_dns_rr_t* layer_lookup(SPF_dns_server_t* server, const char* domain, ns_type type,
+                           int /*should_cache*/) {
+  auto* state = static_cast<LayerState*>(server->hook);
+  auto rr_type = to_rr_type(type);
+  if (!rr_type) return SPF_dns_rr_new_init(server, domain, type, 0, NO_DATA);
+  std::string canonical = world::canonical_name(domain);
+  // Past the lookup limit the result is already permerror: ask nothing more.
+  if (!state->over_limit.empty()) return SPF_dns_rr_new_init(server, domain, type, 0, NO_DATA);
+  bool is_top = !state->top_seen && *rr_type == world::RrType::TXT &&
+                canonical == state->top_domain;
+  if (is_top) state->top_seen = true;
+  if (is_top && state->override_top)
+    return fill_rr(server, domain, type, *rr_type, 0,
+                   {prepare_record(*state, canonical, *state->override_top)});
+
+  bool is_address = *rr_type == world::RrType::A || *rr_type == world::RrType::AAAA;
+  bool secondary = false;
+  bool from_ptr = state->secondary_from_ptr;
+  if (is_address) {
+    if (auto it = state->secondary.find(canonical); it != state->secondary.end()) {
+      state->secondary.erase(it);
+      secondary = true;
+    }
+  }
+  if (!secondary) state->secondary.clear();
+  // RFC 7208 §4.6.4: each a, mx, ptr, exists, include term and redirect costs one lookup,
+  // at most 10 in the whole evaluation, includes and redirects included. TXT lookups are
+  // counted below, once we know they fetched a record (an exp= text is no term, §6.2).
+  if (!is_top && !secondary && *rr_type != world::RrType::TXT &&
+      ++state->terms > kMaxDnsLookups) {
+    state->over_limit = fmt::format("{} {}", world::to_string(*rr_type), canonical);
+    return SPF_dns_rr_new_init(server, domain, type, 0, NO_DATA);
+  }
+  if (*rr_type == world::RrType::A && canonical.rfind(kZeroCidrPrefix, 0) == 0) {
+    std::string_view rest = std::string_view(canonical).substr(kZeroCidrPrefix.size());
+    auto dot = rest.find('.');
+    if (dot != std::string_view::npos)
+      return answer_zero_cidr(server, domain, type, *state, rest.substr(0, dot),
+                              std::string(rest.substr(dot + 1)));
+  }
+
+  dns::Answer answer = state->resolver->query(domain, *rr_type);
+  // RFC 7208 §5.5: while validating PTR names, "if a DNS error occurs while doing an A RR
+  // lookup, then that domain name is skipped and the search continues" (a CNAME loop too).
+  if (secondary && from_ptr && to_herrno(answer.status) == TRY_AGAIN)
+    return SPF_dns_rr_new_init(server, domain, type, 0, HOST_NOT_FOUND);
+  // Void lookups are those of terms; a TXT lookup that finds nothing is an include or
+  // redirect target without a record (permerror anyway) or an exp= text (RFC 7208 §6.2:
+  // no effect on the result), so TXT answers are not counted.
+  note_answer(*state, *rr_type, canonical, answer, !is_top && *rr_type != world::RrType::TXT);
+  std::vector<world::Record> records = answer.of_type(*rr_type);
+  int herrno = to_herrno(answer.status);
+  if (answer.ok() && records.empty()) herrno = NO_DATA;  // only a CNAME chain came back
+  if (herrno != NETDB_SUCCESS) return SPF_dns_rr_new_init(server, domain, type, 0, herrno);
+
+  std::vector<std::string> payloads;
+  std::vector<std::size_t> spf_at;
+  for (const auto& record : records) {
+    payloads.push_back(record.type == world::RrType::TXT ? record.text() : record.value);
+    if (record.type == world::RrType::TXT && starts_with_spf1(payloads.back()))
+      spf_at.push_back(payloads.size() - 1);
+  }
+  if (*rr_type == world::RrType::TXT && !spf_at.empty()) {
+    if (canonical == state->top_domain)
+      for (std::size_t k : spf_at) state->records.push_back(payloads[k]);
+    if (!is_top && ++state->terms > kMaxDnsLookups) {
+      state->over_limit = fmt::format("TXT {}", canonical);
+      return SPF_dns_rr_new_init(server, domain, type, 0, NO_DATA);
+    }
+    // More than one record is permerror by RFC 7208 §4.5, which libspf2 reports itself.
+    if (spf_at.size() == 1)
+      payloads[spf_at.front()] = prepare_record(*state, canonical, payloads[spf_at.front()]);
+  }
+  if (*rr_type == world::RrType::PTR && payloads.size() > kMaxPtrNames)
+    payloads.resize(kMaxPtrNames);  // RFC 7208 §4.6.4: the rest "MUST be ignored"
+  if (*rr_type == world::RrType::MX || *rr_type == world::RrType::PTR) {
+    state->secondary.clear();
+    for (const auto& p : payloads) state->secondary.insert(world::canonical_name(p));
+    state->secondary_from_ptr = *rr_type == world::RrType::PTR;
+  }
+  return fill_rr(server, domain, type, *rr_type, records.front().ttl, payloads);
 }
 
 void layer_destroy(SPF_dns_server_t* server) { std::free(server); }
@@ -225,6 +420,7 @@ Evaluation evaluate(const std::string& client_ip, const std::string& helo,
   }
   SPF_server_set_rec_dom(server.get(), "mailsim.invalid");
   std::unique_ptr<SPF_request_t, RequestDeleter> request(SPF_request_new(server.get()));
+  state.client_v6 = world::is_ipv6(client_ip);
   SPF_errcode_t err = world::is_ipv6(client_ip)
                           ? SPF_request_set_ipv6_str(request.get(), client_ip.c_str())
                           : SPF_request_set_ipv4_str(request.get(), client_ip.c_str());
@@ -291,6 +487,18 @@ std::string find_mechanism(const std::string& client_ip, const std::string& helo
   return redirect;
 }
 
+// RFC 4291 §2.5.5.2: an IPv4-mapped IPv6 address (::ffff:a.b.c.d) is an IPv4 client
+// speaking over an IPv6 socket; SPF evaluates it as the IPv4 address (as pyspf, the
+// suite's reference, does), so ip4/a/mx match it and ip6:::ffff:… does not.
+std::string unmap_ipv4(const std::string& ip) {
+  in6_addr addr{};
+  if (!world::is_ipv6(ip) || inet_pton(AF_INET6, ip.c_str(), &addr) != 1) return ip;
+  if (!IN6_IS_ADDR_V4MAPPED(&addr)) return ip;
+  char text[INET_ADDRSTRLEN] = {};
+  if (inet_ntop(AF_INET, &addr.s6_addr[12], text, sizeof text) == nullptr) return ip;
+  return text;
+}
+
 std::string trim_period(std::string text) {
   while (!text.empty() && (text.back() == '.' || text.back() == ' ')) text.pop_back();
   return text;
@@ -310,7 +518,7 @@ SpfResult run_check(const std::string& client_ip, const std::string& helo,
   out.trace.push_back({TraceStep::Kind::step,
                        fmt::format("SPF check_host({}, {}, {}) for the {} identity", client_ip,
                                    out.domain, env_from, identity)});
-  Evaluation ev = evaluate(client_ip, helo, env_from, state);
+  Evaluation ev = evaluate(unmap_ipv4(client_ip), helo, env_from, state);
   if (!ev.response) {
     out.result = Result::temperror;
     out.cause = fmt::format("SPF could not be evaluated: {}.", ev.error);
@@ -320,7 +528,7 @@ SpfResult run_check(const std::string& client_ip, const std::string& helo,
   out.result = to_result(SPF_response_result(response));
   SPF_reason_t reason = SPF_response_reason(response);
   SPF_errcode_t code = SPF_response_errcode(response);
-  out.dns_lookups = response->num_dns_mech;
+  out.dns_lookups = std::max(response->num_dns_mech, state.terms);
   if (!state.records.empty()) out.record = state.records.front();
   if (!out.record.empty())
     out.trace.push_back({TraceStep::Kind::step, fmt::format("record: \"{}\"", out.record)});
@@ -337,6 +545,27 @@ SpfResult run_check(const std::string& client_ip, const std::string& helo,
     if (detail.empty() && SPF_error_errorp(e)) detail = trim_period(SPF_error_message(e));
   }
 
+  // RFC 7208 §4.6: "If there are any syntax errors anywhere in the record, check_host()
+  // returns immediately with the result 'permerror'" — the same for an included or
+  // redirected record (§5.2, §6.1 carry the permerror up).
+  if (!state.syntax_error.empty()) {
+    out.result = Result::permerror;
+    out.cause = fmt::format("{}{}; RFC 7208 §4.6: permerror.",
+                            static_cast<char>(std::toupper(
+                                static_cast<unsigned char>(state.syntax_error.front()))),
+                            state.syntax_error.substr(1));
+    out.trace.push_back({TraceStep::Kind::step, "syntax error → permerror"});
+    return out;
+  }
+  // RFC 7208 §4.6.4: counted across includes and redirects; past 10, permerror.
+  if (!state.over_limit.empty()) {
+    out.result = Result::permerror;
+    out.cause = fmt::format("The SPF record of {} needs more than {} DNS lookups (the 11th "
+                            "would have been {}; RFC 7208 §4.6.4): permerror.",
+                            out.domain, kMaxDnsLookups, state.over_limit);
+    out.trace.push_back({TraceStep::Kind::step, "DNS lookup limit exceeded → permerror"});
+    return out;
+  }
   // RFC 7208 §4.4: a DNS lookup that fails (SERVFAIL, timeout, other RCODE) ends
   // check_host() with temperror; libspf2 1.2.10 reports some of these as permerror
   // (SPF_E_DNS_ERROR), so the DNS layer's own record of failures decides.
@@ -373,7 +602,7 @@ SpfResult run_check(const std::string& client_ip, const std::string& helo,
       (out.result == Result::pass || out.result == Result::fail ||
        out.result == Result::softfail || out.result == Result::neutral)) {
     out.mechanism =
-        find_mechanism(client_ip, helo, env_from, out.domain, out.record, resolver);
+        find_mechanism(unmap_ipv4(client_ip), helo, env_from, out.domain, out.record, resolver);
   }
   std::string via = out.mechanism.empty() ? std::string() : " by " + out.mechanism;
   if (reason == SPF_REASON_DEFAULT)
