@@ -5,6 +5,11 @@
 //
 // The World can change while the server runs (the setup under test publishes its DKIM
 // key): the server reads it at query time under a mutex, and changes go through update().
+//
+// Speed (bench/dns): UDP is served by `udp_threads` workers reading one socket in batches
+// (recvmmsg/sendmmsg), each with a response cache of the encoded replies; update() bumps
+// a generation that empties every cache, so the next query sees the new world. Changing
+// a shared world behind the server's back (not through update()) is not seen while cached.
 #pragma once
 
 #include <atomic>
@@ -34,6 +39,11 @@ struct ServerOptions {
   std::size_t max_tcp_connections = 64;  // beyond it, new connections are closed at once
   bool udp = true;
   bool tcp = true;
+  // UDP worker threads for start() (start(io) serves UDP on the caller's io_context).
+  // 0 = one per hardware thread, at most 4.
+  std::size_t udp_threads = 0;
+  // Cache encoded replies (see server_cache.hpp); off = every query goes through ldns.
+  bool response_cache = true;
 };
 
 // Counters since start(), for tests and the bench.
@@ -46,6 +56,8 @@ struct ServerStats {
   std::uint64_t formerr = 0;
   std::uint64_t tcp_connections = 0;  // accepted
   std::uint64_t tcp_rejected = 0;     // closed at once because of max_tcp_connections
+  std::uint64_t cache_hits = 0;       // UDP queries answered from the response cache
+  std::uint64_t cache_misses = 0;     // cacheable UDP queries that went through ldns
 };
 
 // One query as the server saw it, for the harness's trace ("what was asked").
@@ -82,14 +94,16 @@ class FakeDnsServer {
   const std::string& address() const { return options_.address; }
   std::uint16_t port() const { return port_; }
 
-  // Changes the world under the server's lock, between queries.
+  // Changes the world under the server's lock, between queries; every cached reply is
+  // forgotten before update() returns.
   void update(const std::function<void(world::World&)>& change);
   // Reads it under the same lock.
   void read(const std::function<void(const world::World&)>& look) const;
   // An in-process resolver over the served world that takes the lock per query.
   std::unique_ptr<Resolver> resolver() const;
 
-  // Called for every query, on a server thread; keep it short. Set before start().
+  // Called for every query, on a server thread, before the reply is sent; calls are
+  // serialized even with several UDP workers. Keep it short. Set before start().
   void set_query_log(QueryLog log) { query_log_ = std::move(log); }
   ServerStats stats() const;
 
@@ -100,6 +114,8 @@ class FakeDnsServer {
 
  private:
   void record(const WireResult& result, Transport transport);
+  // Binds and spawns; with udp_workers, UDP goes to worker threads instead of `io`.
+  void start_on(boost::asio::io_context& io, bool udp_workers);
 
   std::shared_ptr<world::World> world_;
   ServerOptions options_;
@@ -111,9 +127,12 @@ class FakeDnsServer {
 
   struct Counters {
     std::atomic<std::uint64_t> queries{0}, udp{0}, tcp{0}, dropped{0}, truncated{0},
-        formerr{0}, tcp_connections{0}, tcp_rejected{0};
+        formerr{0}, tcp_connections{0}, tcp_rejected{0}, cache_hits{0}, cache_misses{0};
   };
   std::shared_ptr<Counters> counters_ = std::make_shared<Counters>();
+  // Bumped by update() under the world lock; response caches compare it per query.
+  std::shared_ptr<std::atomic<std::uint64_t>> generation_ =
+      std::make_shared<std::atomic<std::uint64_t>>(0);
 };
 
 // True for 127.0.0.0/8 and ::1 — the only addresses mailsim's DNS ever binds or dials.
