@@ -75,12 +75,12 @@ struct ReceivingMta::Shared {
   std::vector<Delivery> deliveries;
   DeliveryCallback callback;
   std::uint64_t connections = 0;
-  // A session's Deliveries wait here until both its handler has closed (deliveries) and its
-  // server session has reported the transcript. Keyed by the SessionContext's address, which
-  // the dialogue hands to both the handler and the observer.
+  // A session's Deliveries wait here from its handler's on_close until the server reports
+  // the session with its transcript (always after on_close: the observer runs once the
+  // dialogue has closed). Keyed by the SessionContext's address, which the dialogue hands to
+  // both the handler and the observer.
   struct Pending {
     std::optional<std::vector<Delivery>> deliveries;
-    std::optional<std::vector<smtp::TranscriptLine>> transcript;
   };
   std::map<const void*, Pending> pending;
 
@@ -113,31 +113,28 @@ struct ReceivingMta::Shared {
   }
 
   void session_closed(const void* key, std::vector<Delivery> ds) {
-    std::optional<std::vector<smtp::TranscriptLine>> transcript;
+    std::vector<Delivery> stale;
     {
       std::lock_guard lock(mutex);
       auto& p = pending[key];
-      if (!p.transcript) {
-        p.deliveries = std::move(ds);
-        return;
-      }
-      transcript = std::move(p.transcript);
-      pending.erase(key);
+      // A previous session at the same address that was never reported: publish it as is.
+      if (p.deliveries) stale = std::move(*p.deliveries);
+      p.deliveries = std::move(ds);
     }
-    publish(std::move(ds), &*transcript);
+    if (!stale.empty()) publish(std::move(stale), nullptr);
   }
 
   void session_reported(const void* key, std::vector<smtp::TranscriptLine> transcript) {
     std::vector<Delivery> ds;
     {
       std::lock_guard lock(mutex);
-      auto& p = pending[key];
-      if (!p.deliveries) {
-        p.transcript = std::move(transcript);
-        return;
-      }
-      ds = std::move(*p.deliveries);
-      pending.erase(key);
+      auto it = pending.find(key);
+      // The server reports a session after its dialogue has closed (and so after the
+      // handler's on_close). No entry means the handler never closed: keep nothing, so a
+      // later session reusing this address cannot pick up a stale transcript.
+      if (it == pending.end() || !it->second.deliveries) return;
+      ds = std::move(*it->second.deliveries);
+      pending.erase(it);
     }
     publish(std::move(ds), &transcript);
   }

@@ -5,10 +5,13 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <atomic>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <memory>
+#include <set>
 
 #include "mailsim/auth/dkim.hpp"
 #include "mailsim/smtp/test_ca.hpp"
@@ -247,6 +250,41 @@ TEST_F(ReceivingMtaTest, SpamhausListedIpIsRefusedByYahooAtConnect) {
   ASSERT_EQ(d.rules.size(), 1u);
   EXPECT_EQ(d.rules[0].id, "yahoo.spamhaus");
   EXPECT_TRUE(d.envelope.mail_from.empty());  // never got that far
+}
+
+TEST_F(ReceivingMtaTest, ParallelSessionsEachGetOneDelivery) {
+  MtaConfig config;
+  config.persona = "corporate";
+  config.now = kNow;
+  config.threads = 2;
+  config.client_address = [](const boost::asio::ip::tcp::endpoint&) { return "12.34.56.78"; };
+  ReceivingMta mta(config, *resolver_);
+  mta.start();
+  std::atomic<int> callbacks{0};
+  mta.on_delivery([&](const Delivery&) { ++callbacks; });
+  constexpr int kClients = 4;  // bounded: 2 cores shared by everyone
+  std::vector<std::future<ClientOutcome>> clients;
+  for (int i = 0; i < kClients; ++i) {
+    fs::path sub = dir_ / std::to_string(i);
+    fs::create_directories(sub);
+    std::string message = guide_message(&world_.key);
+    clients.push_back(std::async(std::launch::async, [&mta, sub, message] {
+      return send_with_python(mta.port(), sub, "", message);
+    }));
+  }
+  for (auto& c : clients) EXPECT_EQ(c.get().output, "accepted\n");
+  auto ds = mta.wait_for(kClients, 20s);
+  ASSERT_EQ(ds.size(), static_cast<std::size_t>(kClients));
+  std::set<std::uint64_t> sequences;
+  for (const auto& d : ds) {
+    sequences.insert(d.sequence);
+    EXPECT_TRUE(d.accepted());
+    // Signed, SPF pass, DMARC pass: the SpamAssassin-style total is negative → inbox.
+    EXPECT_LT(d.score, 0) << delivery_line(d);
+    EXPECT_EQ(d.disposition, personas::Disposition::inbox);
+  }
+  EXPECT_EQ(sequences, (std::set<std::uint64_t>{1, 2, 3, 4}));
+  EXPECT_EQ(callbacks.load(), kClients);
 }
 
 TEST(ReceivingMtaConfig, RefusesNonLoopbackListenAndUnknownPersona) {
