@@ -40,7 +40,7 @@ function(mailsim_area area)
     mailsim_warnings(mailsim_${area}_test)
     gtest_discover_tests(mailsim_${area}_test
       DISCOVERY_TIMEOUT 60
-      PROPERTIES LABELS "unit;${area}" TIMEOUT 300
+      PROPERTIES LABELS ${area} TIMEOUT 300
       XML_OUTPUT_DIR ${CMAKE_BINARY_DIR}/test-results)
   endif()
 endfunction()
