@@ -21,6 +21,7 @@
 #include "mailsim/run/scenario.hpp"
 #include "mailsim/smtp/client.hpp"
 #include "mailsim/smtp/test_ca.hpp"
+#include "mailsim/sut/attempt.hpp"
 #include "mailsim/world/baseline.hpp"
 #include "mailsim/world/breakage.hpp"
 
@@ -188,28 +189,8 @@ sut::DeliveryAttempt deliver_inbound(const world::Host& sender, const std::strin
     msg.data = probe_message(shape, probe.from, probe.to, "mailsim probe " + probe.name,
                              fmt::format("probe-{}.{}@{}", probe_no, seed, sender.name), now);
     smtp::ClientResult r = smtp::send_mail(opts, msg);
-    if (r.stage == smtp::ClientStage::connect && !r.error.empty()) {
-      a.connect_error = r.error;
-      continue;
-    }
-    a.connected = true;
-    a.tls = r.tls.used;
-    for (const auto& reply : r.replies) a.transcript.push_back({"", reply});
-    if (const smtp::Reply* fin = r.final_reply()) a.final_reply = *fin;
-    if (r.accepted) {
-      a.outcome = sut::AttemptOutcome::delivered;
-      a.detail = fmt::format("{} accepted the message: {}", mx_host, a.final_reply.summary());
-    } else if (a.final_reply.permanent()) {
-      a.outcome = sut::AttemptOutcome::bounced;
-      a.detail = fmt::format("{} rejected at {}: {}", mx_host, smtp::to_string(r.stage),
-                             a.final_reply.summary());
-    } else {
-      a.outcome = sut::AttemptOutcome::deferred;
-      a.detail = r.error.empty()
-                     ? fmt::format("{} deferred at {}: {}", mx_host, smtp::to_string(r.stage),
-                                   a.final_reply.summary())
-                     : fmt::format("{} at {}: {}", mx_host, smtp::to_string(r.stage), r.error);
-    }
+    sut::record_client_result(r, mx_host, a);
+    if (!a.connected) continue;
     return a;
   }
   a.outcome = sut::AttemptOutcome::unreachable;

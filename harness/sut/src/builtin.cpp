@@ -22,6 +22,8 @@
 
 #include "builtin_io.hpp"
 #include "mailsim/auth/dkim.hpp"
+#include "mailsim/smtp/client.hpp"
+#include "mailsim/sut/attempt.hpp"
 
 namespace mailsim::sut {
 
@@ -68,15 +70,6 @@ bool starts_with_ci(std::string_view text, std::string_view prefix) {
   return true;
 }
 
-bool offers(const smtp::Reply& ehlo, std::string_view keyword) {
-  // EHLO keywords are the first word of each line after the greeting line (RFC 5321 §4.1.1.1).
-  for (std::size_t i = 1; i < ehlo.lines.size(); ++i)
-    if (starts_with_ci(ehlo.lines[i], keyword) &&
-        (ehlo.lines[i].size() == keyword.size() || ehlo.lines[i][keyword.size()] == ' '))
-      return true;
-  return false;
-}
-
 // One target of a delivery: an exchange and one of its addresses.
 struct Target {
   std::string mx_host;
@@ -117,11 +110,6 @@ class BuiltinSut final : public Sut {
     ctx_ = context;
     timeout_ = std::chrono::milliseconds(ctx_.io_timeout_ms);
 
-    client_tls_ = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_client);
-    client_tls_->set_options(asio::ssl::context::no_sslv2 | asio::ssl::context::no_sslv3 |
-                             asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
-    // Opportunistic TLS as MTAs do by default (RFC 7435): encrypt, do not authenticate.
-    client_tls_->set_verify_mode(asio::ssl::verify_none);
     if (!ctx_.tls.server_cert_pem.empty() && !ctx_.tls.server_key_pem.empty()) {
       server_tls_ = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
       server_tls_->use_certificate_chain(
@@ -410,159 +398,34 @@ class BuiltinSut final : public Sut {
     job.attempts.push_back(std::move(a));
   }
 
-  // Connects and runs one dialogue. Returns false when the connection could not be made
-  // (the caller tries the next address); true when a reply decided the attempt.
+  // Connects and runs one dialogue with the fakes/smtp client (STARTTLS when offered and
+  // allowed, PIPELINING when offered). Returns false when the connection could not be made
+  // (the caller tries the next address); true when the dialogue decided the attempt.
   bool deliver_to(const Target& target, const Job& job, DeliveryAttempt& a) {
     Route route = ctx_.dial(ctx_.host_name, target.address, 25);
     if (!route.ok) {
       a.connect_error = route.error;
       return false;
     }
-    asio::io_context io;
-    bool decided = false;
-    std::exception_ptr failure;
-    asio::co_spawn(io, dialogue(io, route, target, job, a, decided),
-                   [&](std::exception_ptr e) { failure = e; });
-    io.run();
-    if (failure) {
-      try {
-        std::rethrow_exception(failure);
-      } catch (const std::exception& e) {
-        if (!a.connected) {
-          a.connect_error = e.what();
-          return false;
-        }
-        // Lost mid-dialogue: temporary, the queue retries (RFC 5321 §4.5.4.1).
-        a.outcome = AttemptOutcome::deferred;
-        a.detail = fmt::format("connection to {} [{}] failed during the dialogue: {}",
-                               target.mx_host, target.address, e.what());
-        return true;
-      }
-    }
-    return decided;
-  }
-
-  asio::awaitable<void> dialogue(asio::io_context& io, Route route, Target target,
-                                 const Job& job, DeliveryAttempt& a, bool& decided) {
-    tcp::socket socket(io);
-    boost::system::error_code ec;
-    tcp::endpoint remote(asio::ip::make_address(route.wire_address), route.wire_port);
-    socket.open(remote.protocol());
-    if (!route.local_address.empty()) {
-      socket.bind(tcp::endpoint(asio::ip::make_address(route.local_address), 0), ec);
-      if (ec)
-        throw std::runtime_error(
-            fmt::format("cannot bind to {}: {}", route.local_address, ec.message()));
-    }
-    SmtpStream stream(std::move(socket), timeout_);
-    {
-      asio::steady_timer timer(io);
-      timer.expires_after(timeout_);
-      bool timed_out = false;
-      timer.async_wait([&](const boost::system::error_code& e) {
-        if (!e) {
-          timed_out = true;
-          stream.close();
-        }
-      });
-      co_await stream.socket().async_connect(remote,
-                                             asio::redirect_error(asio::use_awaitable, ec));
-      timer.cancel();
-      if (timed_out) throw std::runtime_error("connection timed out");
-      if (ec == asio::error::connection_refused) throw std::runtime_error("connection refused");
-      if (ec) throw std::runtime_error(fmt::format("connect failed: {}", ec.message()));
-    }
-    a.connected = true;
-    a.connect_error.clear();
-
-    auto decide = [&](const smtp::Reply& reply, std::string_view stage) {
-      a.final_reply = reply;
-      decided = true;
-      if (reply.positive()) {
-        a.outcome = AttemptOutcome::delivered;
-        a.detail = fmt::format("{} accepted the message: {}", target.mx_host, reply.summary());
-      } else if (reply.transient()) {
-        a.outcome = AttemptOutcome::deferred;
-        a.detail = fmt::format("{} deferred at {}: {}", target.mx_host, stage, reply.summary());
-      } else {
-        a.outcome = AttemptOutcome::bounced;
-        a.detail = fmt::format("{} rejected at {}: {}", target.mx_host, stage, reply.summary());
-      }
-    };
-    auto command = [&](std::string line) -> asio::awaitable<smtp::Reply> {
-      co_await stream.write(line + "\r\n");
-      smtp::Reply reply = co_await stream.read_reply();
-      a.transcript.push_back({std::move(line), reply});
-      co_return reply;
-    };
-
-    smtp::Reply greeting = co_await stream.read_reply();
-    a.transcript.push_back({"<connect>", greeting});
-    if (!greeting.positive()) {
-      decide(greeting, "connect");
-      co_await quit(stream, a);
-      co_return;
-    }
-    smtp::Reply ehlo = co_await command("EHLO " + ctx_.host_name);
-    if (ehlo.permanent()) ehlo = co_await command("HELO " + ctx_.host_name);  // RFC 5321 §4.1.4
-    if (!ehlo.positive()) {
-      decide(ehlo, "EHLO");
-      co_await quit(stream, a);
-      co_return;
-    }
-    if (ctx_.starttls && offers(ehlo, "STARTTLS")) {
-      smtp::Reply ready = co_await command("STARTTLS");
-      if (ready.code == 220) {
-        co_await stream.start_tls(*client_tls_, true, target.mx_host);
-        a.tls = true;
-        // RFC 3207 §4.2: all knowledge from before TLS is discarded; EHLO again.
-        ehlo = co_await command("EHLO " + ctx_.host_name);
-        if (!ehlo.positive()) {
-          decide(ehlo, "EHLO");
-          co_await quit(stream, a);
-          co_return;
-        }
-      }
-    }
-    smtp::Reply mail = co_await command("MAIL FROM:<" + job.mail_from + ">");
-    if (!mail.positive()) {
-      decide(mail, "MAIL FROM");
-      co_await quit(stream, a);
-      co_return;
-    }
-    smtp::Reply last_rcpt;
-    int accepted = 0;
-    for (const auto& rcpt : job.recipients) {
-      last_rcpt = co_await command("RCPT TO:<" + rcpt + ">");
-      if (last_rcpt.positive()) ++accepted;
-    }
-    if (accepted == 0) {
-      decide(last_rcpt, "RCPT TO");
-      co_await quit(stream, a);
-      co_return;
-    }
-    smtp::Reply go = co_await command("DATA");
-    if (go.code != 354) {
-      decide(go, "DATA");
-      co_await quit(stream, a);
-      co_return;
-    }
-    co_await stream.write(detail::dot_stuff(job.data));
-    smtp::Reply done = co_await stream.read_reply();
-    a.transcript.push_back({".", done});
-    decide(done, "end of DATA");
-    co_await quit(stream, a);
-  }
-
-  asio::awaitable<void> quit(SmtpStream& stream, DeliveryAttempt& a) {
-    // Best effort: the outcome is already decided, a peer that hangs up is fine.
-    try {
-      co_await stream.write("QUIT\r\n");
-      smtp::Reply bye = co_await stream.read_reply();
-      a.transcript.push_back({"QUIT", bye});
-    } catch (const std::exception&) {
-    }
-    stream.close();
+    smtp::ClientOptions options;
+    options.host = route.wire_address;
+    options.port = route.wire_port;
+    options.bind_address = route.local_address;
+    options.helo_name = ctx_.host_name;  // HELO = the host name, as poste.io (posteio.md)
+    // Opportunistic TLS as MTAs do by default (RFC 7435): encrypt, do not authenticate.
+    options.tls = ctx_.starttls ? smtp::TlsMode::opportunistic : smtp::TlsMode::never;
+    options.verify = false;
+    options.verify_name = target.mx_host;
+    options.connect_timeout = timeout_;
+    options.command_timeout = timeout_;
+    options.data_timeout = timeout_;
+    smtp::OutgoingMessage message;
+    message.mail_from = job.mail_from;
+    message.rcpt_to = job.recipients;
+    message.data = job.data;
+    smtp::ClientResult result = smtp::send_mail(options, message);
+    record_client_result(result, target.mx_host, a);
+    return a.connected;
   }
 
   // ---- inbound MX ---------------------------------------------------------------------
@@ -750,7 +613,6 @@ class BuiltinSut final : public Sut {
                            // across a push (submit and run_queue are not concurrent).
   std::uint32_t submissions_ = 0;
   std::vector<std::string> logs_;
-  std::unique_ptr<asio::ssl::context> client_tls_;
   std::unique_ptr<asio::ssl::context> server_tls_;
   asio::io_context inbound_;
   std::unique_ptr<tcp::acceptor> acceptor_;

@@ -182,6 +182,13 @@ TEST_F(BuiltinTest, DeliversSignedMailThatVerifiesAndIsStoredRemotely) {
   EXPECT_EQ(a.address, "198.51.100.7");
   EXPECT_FALSE(a.tls) << "no certificate was configured, so no STARTTLS was offered";
   EXPECT_EQ(a.final_reply.code, 250);
+  // Each reply is paired with its command even when MAIL/RCPT/DATA are pipelined.
+  std::map<std::string, int> codes;
+  for (const auto& e : a.transcript) codes[e.command] = e.reply.code;
+  EXPECT_EQ(codes["<connect>"], 220) << transcript(a);
+  EXPECT_EQ(codes["RCPT TO:<alice@remote.test>"], 250) << transcript(a);
+  EXPECT_EQ(codes["DATA"], 354) << transcript(a);
+  EXPECT_EQ(codes["."], 250) << transcript(a);
 
   auto box = remote->mailbox("alice@remote.test");
   ASSERT_EQ(box.size(), 1u);
@@ -233,7 +240,7 @@ TEST_F(BuiltinTest, NoMxFallsBackToTheDomainsAddress) {
   EXPECT_EQ(st.attempts[0].mx_host, "nomx.test");
   EXPECT_EQ(st.attempts[0].address, "198.51.100.7");
   // The remote MX is not an open relay for a domain it does not serve.
-  EXPECT_EQ(st.attempts[0].final_reply.code, 554);
+  EXPECT_EQ(st.attempts[0].final_reply.code, 554) << transcript(st.attempts[0]);
   EXPECT_EQ(st.state, SubmissionState::bounced);
 }
 
