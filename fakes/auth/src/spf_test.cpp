@@ -191,5 +191,69 @@ TEST(Spf, Ipv6Client) {
   EXPECT_EQ(check(w, "2001:db9::25").result, Result::fail);
 }
 
+TEST(Spf, ZeroCidrMatchesAnyAddressWhenTheNameHasOne) {
+  // RFC 7208 §5.3, §5.6: a/0 matches any IPv4 client if the name has an A record; libspf2
+  // refuses /0, so spf.cpp evaluates it itself. With no A record it still does not match.
+  world::World w = guide_world("v=spf1 a:mx.nodeseek.com/0 -all");
+  SpfResult r = check(w, "203.0.113.9");
+  EXPECT_EQ(r.result, Result::pass) << r.cause;
+  EXPECT_EQ(r.mechanism, "a:mx.nodeseek.com/0");
+  EXPECT_EQ(check(w, "2001:db8::1").result, Result::fail);  // no AAAA: the ip6 length is 128
+  w.replace(make_txt("nodeseek.com", "v=spf1 a:gone.nodeseek.com/0 mx/0 -all"));
+  EXPECT_EQ(check(w, "203.0.113.9").result, Result::pass);  // mx/0: the MX host has an A
+  w.replace(make_txt("nodeseek.com", "v=spf1 a:gone.nodeseek.com/0 -all"));
+  EXPECT_EQ(check(w, "203.0.113.9").result, Result::fail);
+  w.replace(make_txt("nodeseek.com", "v=spf1 ip4:1.1.1.1/0 -all"));
+  EXPECT_EQ(check(w, "203.0.113.9").result, Result::pass);
+  EXPECT_EQ(check(w, "2001:db8::1").result, Result::fail);
+}
+
+TEST(Spf, Ipv4MappedClientIsEvaluatedAsIpv4) {
+  // RFC 4291 §2.5.5.2: ::ffff:a.b.c.d is an IPv4 client; ip6:::ffff:… does not match it.
+  world::World w = guide_world();
+  EXPECT_EQ(check(w, "::ffff:12.34.56.78").result, Result::pass);
+  w.replace(make_txt("nodeseek.com", "v=spf1 -ip4:12.34.56.78 ip6:::ffff:12.34.56.78"));
+  EXPECT_EQ(check(w, "::ffff:12.34.56.78").result, Result::fail);
+}
+
+TEST(Spf, LookupLimitCountsTheTermsOfIncludes) {
+  // RFC 7208 §4.6.4: the limit is for the whole check_host(), includes included.
+  world::World w = guide_world("v=spf1 a include:_spf.nodeseek.com a ip4:12.34.56.78 -all");
+  w.add(make_txt("_spf.nodeseek.com", "v=spf1 a a a a a a a a"));
+  w.add(make_a("_spf.nodeseek.com", "198.51.100.1"));  // no void lookups, no match
+  w.add(make_a("nodeseek.com", "198.51.100.2"));
+  SpfResult r = check(w, "12.34.56.78");
+  EXPECT_EQ(r.result, Result::permerror) << r.cause;
+  EXPECT_NE(r.cause.find("more than 10 DNS lookups"), std::string::npos) << r.cause;
+  w.replace(make_txt("_spf.nodeseek.com", "v=spf1 a a a a a a a"));  // exactly ten
+  SpfResult ten = check(w, "12.34.56.78");
+  EXPECT_EQ(ten.result, Result::pass) << ten.cause;
+  EXPECT_EQ(ten.dns_lookups, 10);
+}
+
+TEST(Spf, SyntaxErrorAfterAMatchIsPermerrorNamingTheTerm) {
+  // RFC 7208 §4.6: the whole record is checked first; §7.1: a single label is no domain.
+  world::World w = guide_world("v=spf1 ip4:12.34.56.78 a:foo-bar -all");
+  SpfResult r = check(w, "12.34.56.78");
+  EXPECT_EQ(r.result, Result::permerror) << r.cause;
+  EXPECT_NE(r.cause.find("a:foo-bar"), std::string::npos) << r.cause;
+  EXPECT_NE(r.cause.find("nodeseek.com"), std::string::npos) << r.cause;
+  // An included record with a bad macro makes the whole check permerror (§5.2).
+  w.replace(make_txt("nodeseek.com", "v=spf1 include:_spf.nodeseek.com -all"));
+  w.add(make_txt("_spf.nodeseek.com", "v=spf1 exists:%(i).bl.nodeseek.com"));
+  SpfResult inc = check(w, "12.34.56.78");
+  EXPECT_EQ(inc.result, Result::permerror) << inc.cause;
+  EXPECT_NE(inc.cause.find("_spf.nodeseek.com"), std::string::npos) << inc.cause;
+}
+
+TEST(Spf, ValidRecordsLibspf2RefusesStillEvaluate) {
+  // RFC 7208 §12 name allows "." and "_" in unknown modifiers (ignored, §6); §5.1: a
+  // redirect= beside "all" is ignored, even one pointing back at the same domain.
+  world::World w = guide_world("v=spf1 moo.cow-far_out=man:dog/cat mx -all");
+  EXPECT_EQ(check(w, "12.34.56.78").result, Result::pass);
+  w.replace(make_txt("nodeseek.com", "v=spf1 redirect=nodeseek.com ~all"));
+  EXPECT_EQ(check(w, "12.34.56.78").result, Result::softfail);
+}
+
 }  // namespace
 }  // namespace mailsim::auth
