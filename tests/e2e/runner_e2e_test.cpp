@@ -4,7 +4,10 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <filesystem>
+#include <set>
 
 #include "mailsim/run/runner.hpp"
 #include "mailsim/run/scenario.hpp"
@@ -165,6 +168,63 @@ TEST(RunnerE2e, StopBeforeRunCancels) {
   RunResult r = runner.run(catalog().at("guide-baseline"));
   EXPECT_TRUE(r.cancelled);
   EXPECT_TRUE(r.probes.empty());
+}
+
+}  // namespace
+}  // namespace mailsim::run
+
+namespace mailsim::run {
+namespace {
+
+// Every catalog scenario completes on the builtin SUT: no runner error, no probe error, every
+// outbound probe reached a final state. Two jobs in parallel, each in its own 127.N block.
+TEST(RunnerE2e, WholeCatalogRunsInParallel) {
+  std::vector<Scenario> all;
+  for (const auto& [name, s] : catalog()) all.push_back(s);
+  RunOptions options;
+  options.run_index = 100;
+  options.jobs = 2;
+  options.io_timeout_ms = 3000;
+  Runner runner(options);
+  auto started = std::chrono::steady_clock::now();
+  auto results = runner.run_all(all);
+  auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  ASSERT_EQ(results.size(), all.size());
+  std::set<unsigned> blocks;
+  for (const auto& r : results) {
+    EXPECT_TRUE(r.ok()) << r.scenario << ": " << explain(r);
+    blocks.insert(r.block);
+    for (const auto& p : r.probes) {
+      EXPECT_TRUE(p.error.empty()) << r.scenario << " " << p.name << ": " << p.error;
+      if (p.direction == Direction::outbound) {
+        EXPECT_NE(p.state, sut::SubmissionState::queued) << r.scenario << " " << p.name;
+      }
+    }
+  }
+  EXPECT_EQ(blocks.size(), results.size()) << "each scenario needs its own 127.N block";
+  RecordProperty("catalog_seconds", std::to_string(seconds));
+  std::printf("whole catalog: %zu scenarios in %.2f s with 2 jobs\n", results.size(), seconds);
+}
+
+}  // namespace
+}  // namespace mailsim::run
+
+namespace mailsim::run {
+namespace {
+
+TEST(RunnerE2e, NoStarttlsMeansPlaintextBothWays) {
+  RunOptions options;
+  options.run_index = 43;
+  options.personas = {"gmail"};
+  RunResult r = Runner(options).run(catalog().at("no-starttls"));
+  ASSERT_TRUE(r.ok()) << explain(r);
+  const ProbeResult* out = find_probe(r, "outbound/gmail");
+  const ProbeResult* in = find_probe(r, "inbound/gmail");
+  ASSERT_TRUE(out && in) << explain(r);
+  ASSERT_FALSE(out->deliveries.empty()) << explain(r);
+  EXPECT_FALSE(out->deliveries.back().tls.used);
+  ASSERT_EQ(in->stored.size(), 1u) << explain(r);
+  EXPECT_FALSE(in->stored[0].tls);
 }
 
 }  // namespace

@@ -397,9 +397,13 @@ RunResult Runner::run_in_block(const Scenario& scenario, unsigned block) {
     ctx.virtual_for = [&fabric](std::string_view wire) {
       return fabric.virtual_for(wire).value_or(std::string{});
     };
-    auto sut_cert = stage.ca->issue(sut_host->name);
-    ctx.tls = {stage.ca->ca_cert_pem(), sut_cert.chain_pem, sut_cert.key_pem};
+    // tls.off (Host::starttls false): no certificate, so the SUT neither offers STARTTLS
+    // inbound nor uses it outbound — the guide's certificate step never happened.
     ctx.starttls = sut_host->starttls;
+    if (ctx.starttls) {
+      auto sut_cert = stage.ca->issue(sut_host->name);
+      ctx.tls = {stage.ca->ca_cert_pem(), sut_cert.chain_pem, sut_cert.key_pem};
+    }
     ctx.clock = stage.clock.get();
     ctx.seed = result.seed;
     ctx.io_timeout_ms = options_.io_timeout_ms;
