@@ -171,7 +171,7 @@ void bind_scenario(py::module_& m) {
       .def(py::init([](const std::string& name, const py::kwargs& kwargs) {
              return Breakage{name, params_from(kwargs)};
            }),
-           py::arg("name"))
+           py::arg("breakage"), py::pos_only())
       .def_readonly("name", &Breakage::name)
       .def_readonly("params", &Breakage::params)
       .def("validate", [](const Breakage& b) { world::validate_breakage(b); })
@@ -330,7 +330,10 @@ void bind_scenario(py::module_& m) {
       .def_property_readonly("breakages", [](const Scenario& s) { return s.breakages; })
       .def_property_readonly("own_breakages", &Scenario::own_breakages)
       .def_readonly("inherited_breakages", &Scenario::inherited_breakages)
-      .def("break_", &add_breakage, py::arg("name"), py::return_value_policy::reference,
+      // Positional-only, so that a breakage parameter called `name` (proxy.on, record.add)
+      // lands in **kwargs.
+      .def("break_", &add_breakage, py::arg("breakage"), py::pos_only(),
+           py::return_value_policy::reference,
            "Adds a breakage by its catalogue name, e.g. s.break_(\"dkim.truncate\", at=255).")
       .def("unbreak", &remove_breakage, py::arg("name"),
            "Removes this scenario's own breakages of that name; returns how many went.")

@@ -13,6 +13,7 @@ See docs/python.md.
 
 from __future__ import annotations
 
+import itertools
 import os
 from typing import Iterable, Optional, Sequence, Union
 
@@ -95,13 +96,22 @@ def scenario(what: ScenarioLike) -> Scenario:
     return scenarios[text]
 
 
+# Successive runs of one process walk through the blocks from an offset derived from the pid,
+# so two pytest processes on one machine rarely start in the same 127.N block.
+_blocks = itertools.count(100 + (os.getpid() * 7) % 100)
+
+
+def _auto_run_index() -> int:
+    return next(_blocks) % 250
+
+
 def run(
     what: Union[ScenarioLike, Iterable[ScenarioLike]],
     *,
     seed: int = 1,
     personas: Optional[Sequence[str]] = None,
     jobs: int = 0,
-    run_index: int = 0,
+    run_index: Optional[int] = None,
     sut: str = "builtin",
     io_timeout_ms: int = 5000,
 ) -> Union[Result, "list[Result]"]:
@@ -109,8 +119,12 @@ def run(
     list of them in parallel and returns the Results sorted by scenario name.
 
     The GIL is released while the run works; Ctrl-C stops it cleanly and raises
-    KeyboardInterrupt after everything it started is torn down.
+    KeyboardInterrupt after everything it started is torn down. ``run_index`` picks the first
+    127.N block; by default each call takes the next block of this process, so successive and
+    concurrent runs (and other processes) do not share one.
     """
+    if run_index is None:
+        run_index = _auto_run_index()
     runner = Runner(
         seed=seed,
         personas=list(personas or []),
@@ -124,4 +138,8 @@ def run(
     return runner.run_all([scenario(w) for w in what])
 
 
-__all__ = [name for name in dir() if not name.startswith("_") and name not in ("os", "annotations")]
+__all__ = [
+    name
+    for name in dir()
+    if not name.startswith("_") and name not in ("os", "itertools", "annotations")
+]
