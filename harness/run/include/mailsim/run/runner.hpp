@@ -33,14 +33,17 @@ Shard parse_shard(std::string_view text);
 std::vector<std::string> shard_names(std::vector<std::string> names, const Shard& shard);
 
 struct RunOptions {
-  std::uint64_t seed = 1;               // DKIM keys, selectors, ids derive from it
+  // DKIM keys, selectors, ids derive from it. A scenario's own `seed:` takes precedence.
+  std::uint64_t seed = 1;
   std::vector<std::string> personas;    // only these personas ("gmail", …); empty = all
   unsigned jobs = 0;                    // scenarios in parallel; 0 = hardware concurrency
-  unsigned run_index = 0;               // first 127.N block; scenario i uses run_index + i
+  // 127.N block: scenario i of a run uses N = 1 + (run_index + i) % 250.
+  unsigned run_index = 0;
   Shard shard;                          // which scenarios of a run_all this process runs
   std::string sut = "builtin";          // which setup under test (sut::sut_kinds())
   std::uint32_t io_timeout_ms = 5000;   // real-time bound for each SMTP/DNS read
-  // Optional external cancellation flag (besides Runner::request_stop()).
+  // Optional external cancellation flag, checked between probes; request_stop() also
+  // interrupts the SUT's queue.
   const std::atomic<bool>* cancel = nullptr;
 };
 
