@@ -446,6 +446,7 @@ RunResult Runner::run_in_block(const Scenario& scenario, unsigned block) {
                                  stage.clock->now());
         std::string id = stage.sut->submit(sub);
         // request_stop() interrupts the queue; options.cancel is checked between probes.
+        if (options_.cancel && options_.cancel->load()) stop_.store(true);
         stage.sut->run_queue(&stop_);
         auto status = stage.sut->status(id);
         probe.state = status.state;
