@@ -105,6 +105,20 @@ def _auto_run_index() -> int:
     return next(_blocks) % 250
 
 
+def _block_busy(result: Result) -> bool:
+    return "Address already in use" in result.error
+
+
+def _retry_busy_block(result: Result, what: Scenario, options: dict, attempts: int = 5) -> Result:
+    """An automatically chosen 127.N block may be in use by another process on the machine
+    (another test run); the choice was ours, so the run moves to the next block. A block
+    chosen by the caller (run_index=) is never changed."""
+    while attempts and _block_busy(result):
+        attempts -= 1
+        result = Runner(run_index=_auto_run_index(), **options).run(what)
+    return result
+
+
 def run(
     what: Union[ScenarioLike, Iterable[ScenarioLike]],
     *,
@@ -123,19 +137,20 @@ def run(
     127.N block; by default each call takes the next block of this process, so successive and
     concurrent runs (and other processes) do not share one.
     """
-    if run_index is None:
-        run_index = _auto_run_index()
-    runner = Runner(
-        seed=seed,
-        personas=list(personas or []),
-        jobs=jobs,
-        run_index=run_index,
-        sut=sut,
-        io_timeout_ms=io_timeout_ms,
-    )
+    auto = run_index is None
+    options = dict(seed=seed, personas=list(personas or []), jobs=jobs, sut=sut,
+                   io_timeout_ms=io_timeout_ms)
+    runner = Runner(run_index=_auto_run_index() if auto else run_index, **options)
     if isinstance(what, (Scenario, str, os.PathLike)):
-        return runner.run(scenario(what))
-    return runner.run_all([scenario(w) for w in what])
+        one = scenario(what)
+        result = runner.run(one)
+        return _retry_busy_block(result, one, options) if auto else result
+    many = [scenario(w) for w in what]
+    results = runner.run_all(many)
+    if auto:
+        by_name = {s.name: s for s in many}
+        results = [_retry_busy_block(r, by_name[r.scenario], options) for r in results]
+    return results
 
 
 __all__ = [
