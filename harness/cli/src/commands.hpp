@@ -13,5 +13,6 @@ inline constexpr int kExitUsage = 2;
 
 void register_dns_commands(CLI::App& app, int& exit_code);
 void register_receive_commands(CLI::App& app, int& exit_code);
+void register_run_commands(CLI::App& app, int& exit_code);  // run, list, explain
 
 }  // namespace mailsim::cli

@@ -154,7 +154,7 @@ TEST(Text, ExplainShowsChainFixDeductionsTranscriptAndWhy) {
   EXPECT_LT(at("3. gmail: 550"), at("fix: in your DNS panel"));
   EXPECT_NE(at("[RFC 8601 §3]"), std::string::npos);
   EXPECT_NE(at("mailtester score: 8.5/10"), std::string::npos);
-  EXPECT_NE(at(" -1.5  RDNS_MISMATCH"), std::string::npos);
+  EXPECT_NE(at("  -1.5  RDNS_MISMATCH"), std::string::npos);
   EXPECT_NE(at("C: EHLO mx.nodeseek.com"), std::string::npos);
   EXPECT_NE(at("✗ mailtester outbound: expected score <= 6.0, got 8.5"), std::string::npos);
   EXPECT_NE(at("✓ gmail outbound: expected rejected, got rejected (550 5.7.25"), std::string::npos);

@@ -1,5 +1,7 @@
 #include "mailsim/report/text.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <cstdlib>
 
 #include <fmt/format.h>
@@ -41,6 +43,14 @@ std::string pad(const std::string& text, std::size_t width) {
 std::string cell_text(const Cell& c, const TextOptions& o) {
   if (c.met) return c.present ? paint(o, color_of(c.disposition), c.text) : c.text;
   return paint(o, kRed, fmt::format("✗ {} (want {})", c.text, c.expected));
+}
+
+// "-1.186", "+0.1", "-0.001": the effect on the /10 mark, as precise as the rule set gives it.
+std::string format_points(double effect) {
+  std::string s = fmt::format("{:+.3f}", effect);
+  while (s.back() == '0') s.pop_back();
+  if (s.back() == '.') s.pop_back();
+  return s;
 }
 
 std::string arrow(const score::Outcome& outcome) {
@@ -153,14 +163,24 @@ std::string render_outcome(const score::Outcome& o, const TextOptions& options) 
   if (o.score) {
     out += fmt::format("  mailtester score: {}/10\n", score::format_score(o.score->value));
     for (const auto& d : o.score->deductions) {
-      out += fmt::format("    {:>5}  {}", score::format_score(-d.points), d.rule);
+      out += fmt::format("    {:>6}  {}", format_points(-d.points), d.rule);
       if (!d.description.empty()) out += "  " + d.description;
       if (!d.source.empty()) out += paint(options, kDim, "  (" + d.source + ")");
       out += "\n";
     }
   }
   if (!o.authentication_results.empty()) {
-    out += "  Authentication-Results: " + o.authentication_results + "\n";
+    // The receiver may hand over the whole field or only its value (RFC 8601 §2.2).
+    std::string_view ar = o.authentication_results;
+    constexpr std::string_view kName = "Authentication-Results:";
+    if (ar.size() >= kName.size() &&
+        std::equal(kName.begin(), kName.end(), ar.begin(), [](char a, char b) {
+          return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+        })) {
+      ar.remove_prefix(kName.size());
+      while (!ar.empty() && ar.front() == ' ') ar.remove_prefix(1);
+    }
+    out += fmt::format("  Authentication-Results: {}\n", ar);
   }
   if (!o.transcript.empty()) {
     out += "  transcript:\n";

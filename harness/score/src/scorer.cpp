@@ -145,7 +145,8 @@ std::vector<std::pair<CheckRef, const auth::CheckResult*>> checks_in_order(
 std::string check_text(const std::string& name, const auth::CheckResult& r,
                        const auth::CheckSet& set, const std::string& client_ip) {
   std::string head = fmt::format("{}={}", name, result_name(r.result));
-  if (name == "iprev" && set.iprev) {
+  // The iprev cause usually states the PTR chain itself; say it once.
+  if (name == "iprev" && set.iprev && r.cause.find("PTR ") == std::string::npos) {
     const auto& ip = *set.iprev;
     std::string names;
     for (const auto& n : ip.ptr_names) names += (names.empty() ? "" : ", ") + n;
@@ -308,10 +309,12 @@ Outcome score_probe(const Evidence& e, const std::vector<FixRule>& table) {
   o.reply = e.final_reply;
   o.transcript = e.transcript;
   o.authentication_results = e.authentication_results;
-  if (e.persona == "mailtester" && e.received) {
+  // Only a message *to* mail-tester gets its /10 mark; inbound, the SUT is the receiver.
+  if (e.persona == "mailtester" && e.received && e.direction == Direction::outbound) {
     std::vector<Deduction> deductions;
     for (const auto& hit : e.rules) {
-      deductions.push_back({hit.rule, hit.points, hit.description, hit.source});
+      // The persona adds points to 10 (negative = deduction); a Deduction is subtracted.
+      deductions.push_back({hit.rule, -hit.points, hit.description, hit.source});
     }
     o.score = make_mailtester_score(std::move(deductions));
     // The persona's own mark wins: it states its formula openly (providers.md).

@@ -144,12 +144,13 @@ TEST(Scorer, MailtesterScoreSubtractsEveryDeduction) {
   dkim.result = auth::Result::permerror;
   dkim.cause = "key syntax error: p= truncated at 255 octets";
   e.checks.dkim = dkim;
-  e.rules = {{"DKIM_INVALID", 1.0, "DKIM signature invalid", "mail-tester observed"},
-             {"SPF_PASS", -0.001, "SPF pass", "SpamAssassin 50_scores.cf"}};
+  e.rules = {{"DKIM_INVALID", -1.0, "DKIM signature invalid", "mail-tester observed"},
+             {"SPF_PASS", 0.001, "SPF pass", "SpamAssassin 50_scores.cf"}};
   Outcome o = score_probe(e);
   ASSERT_TRUE(o.score);
   EXPECT_DOUBLE_EQ(o.score->value, 9.0);
-  EXPECT_EQ(o.score->deductions.size(), 2u);
+  ASSERT_EQ(o.score->deductions.size(), 2u);
+  EXPECT_DOUBLE_EQ(o.score->deductions[0].points, 1.0);  // subtracted from 10
   ASSERT_TRUE(o.fix);
   EXPECT_EQ(o.fix->id, "dkim-truncated");
 }
@@ -288,7 +289,7 @@ TEST(Scorer, FromDelivery) {
   d.disposition = personas::Disposition::spam;
   d.ended_at = personas::Stage::accepted;
   d.final_reply = reply(250, "2.0.0", {"OK queued"});
-  d.rules = {{"SPF_FAIL", "SPF failed", 1.5, "SpamAssassin 50_scores.cf", personas::Stage::mail,
+  d.rules = {{"SPF_FAIL", "SPF failed", -1.5, "SpamAssassin 50_scores.cf", personas::Stage::mail,
               personas::Disposition::spam, ""}};
   d.score = 8.5;
   d.transcript = {{smtp::Speaker::server, "250-mx.mail-tester.com\n250 SIZE"},
@@ -302,6 +303,7 @@ TEST(Scorer, FromDelivery) {
   ASSERT_TRUE(o.score);
   EXPECT_DOUBLE_EQ(o.score->value, 8.5);
   EXPECT_EQ(o.score->deductions[0].rule, "SPF_FAIL");
+  EXPECT_DOUBLE_EQ(o.score->deductions[0].points, 1.5);
   ASSERT_EQ(o.transcript.size(), 3u);
   EXPECT_EQ(o.transcript[0], "S: 250-mx.mail-tester.com");
   EXPECT_EQ(o.transcript[1], "S: 250 SIZE");

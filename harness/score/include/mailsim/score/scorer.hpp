@@ -17,7 +17,7 @@ namespace mailsim::score {
 // A persona rule that fired while the receiver decided (points feed the mailtester score).
 struct RuleHit {
   std::string rule;         // "SPF_FAIL", "gmail.5.7.25"
-  double points = 0;
+  double points = 0;         // as the persona scores it: for mailtester, negative = deduction
   std::string description;
   std::string source;       // provider page or rule set it comes from
 };
