@@ -123,7 +123,10 @@ std::string render_table(const RunReport& report, const TextOptions& options) {
   for (const auto& s : report.scenarios) total_checks += s.expectations.size();
   std::string summary;
   if (report.cancelled) {
-    summary = fmt::format("cancelled after {} scenario(s)", report.scenarios.size());
+    std::size_t ran = 0;
+    for (const auto& s : report.scenarios) ran += s.cancelled ? 0 : 1;
+    summary = fmt::format("cancelled: {} of {} scenario(s) ran to the end", ran,
+                          report.scenarios.size());
   } else if (failed == 0) {
     summary = fmt::format("{} scenario(s), all {} expectation(s) met", report.scenarios.size(),
                           total_checks);
