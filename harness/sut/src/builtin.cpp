@@ -13,23 +13,18 @@
 #include <thread>
 #include <utility>  // before Boost 1.74 awaitable.hpp, which needs std::exchange
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/redirect_error.hpp>
-#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <fmt/core.h>
 
-#include "builtin_io.hpp"
 #include "mailsim/auth/dkim.hpp"
 #include "mailsim/smtp/client.hpp"
+#include "mailsim/smtp/server.hpp"
 #include "mailsim/sut/attempt.hpp"
 
 namespace mailsim::sut {
 
 namespace asio = boost::asio;
-using detail::SmtpStream;
-using detail::tcp;
+using tcp = asio::ip::tcp;
 
 namespace {
 
@@ -53,21 +48,23 @@ std::string domain_of(std::string_view address) {
   return at == std::string_view::npos ? std::string{} : lower(address.substr(at + 1));
 }
 
-// "MAIL FROM:<a@b> SIZE=10" → "a@b"; nullopt when there are no angle brackets.
-std::optional<std::string> path_argument(std::string_view line) {
-  auto open = line.find('<');
-  auto close = line.find('>', open == std::string_view::npos ? 0 : open);
-  if (open == std::string_view::npos || close == std::string_view::npos) return std::nullopt;
-  return std::string(line.substr(open + 1, close - open - 1));
-}
-
-bool starts_with_ci(std::string_view text, std::string_view prefix) {
-  if (text.size() < prefix.size()) return false;
-  for (std::size_t i = 0; i < prefix.size(); ++i)
-    if (std::toupper(static_cast<unsigned char>(text[i])) !=
-        std::toupper(static_cast<unsigned char>(prefix[i])))
-      return false;
-  return true;
+// LF or CRLF text → CRLF text ending with CRLF (RFC 5321 §2.3.8: lines end in CRLF).
+std::string to_crlf(std::string_view text) {
+  std::string out;
+  out.reserve(text.size() + text.size() / 32 + 2);
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '\r') {
+      out += "\r\n";
+      if (i + 1 < text.size() && text[i + 1] == '\n') ++i;
+    } else if (c == '\n') {
+      out += "\r\n";
+    } else {
+      out += c;
+    }
+  }
+  if (out.size() < 2 || out.compare(out.size() - 2, 2, "\r\n") != 0) out += "\r\n";
+  return out;
 }
 
 // One target of a delivery: an exchange and one of its addresses.
@@ -110,30 +107,42 @@ class BuiltinSut final : public Sut {
     ctx_ = context;
     timeout_ = std::chrono::milliseconds(ctx_.io_timeout_ms);
 
-    if (!ctx_.tls.server_cert_pem.empty() && !ctx_.tls.server_key_pem.empty()) {
-      server_tls_ = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
-      server_tls_->use_certificate_chain(
+    smtp::ServerOptions options;
+    Endpoint where = ctx_.listen(ctx_.host_name, 25);
+    options.address = where.address;
+    options.port = where.port;
+    options.dialogue.hostname = ctx_.host_name;
+    options.dialogue.greeting_text = "ESMTP mailsim builtin";
+    options.command_timeout = timeout_;
+    options.tls_handshake_timeout = timeout_;
+    if (ctx_.starttls && !ctx_.tls.server_cert_pem.empty() && !ctx_.tls.server_key_pem.empty()) {
+      auto tls = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
+      tls->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                       asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                       asio::ssl::context::no_tlsv1_1);  // RFC 8996
+      tls->use_certificate_chain(
           asio::buffer(ctx_.tls.server_cert_pem.data(), ctx_.tls.server_cert_pem.size()));
-      server_tls_->use_private_key(
+      tls->use_private_key(
           asio::buffer(ctx_.tls.server_key_pem.data(), ctx_.tls.server_key_pem.size()),
           asio::ssl::context::pem);
+      options.tls = std::move(tls);
     }
-
-    Endpoint where = ctx_.listen(ctx_.host_name, 25);
-    boost::system::error_code ec;
-    auto address = asio::ip::make_address(where.address, ec);
-    if (ec) throw SutError(fmt::format("builtin SUT: bad listen address '{}'", where.address));
-    acceptor_ = std::make_unique<tcp::acceptor>(inbound_);
-    tcp::endpoint endpoint(address, where.port);
-    acceptor_->open(endpoint.protocol());
-    acceptor_->set_option(tcp::acceptor::reuse_address(true));
-    acceptor_->bind(endpoint, ec);
-    if (ec)
+    if (ctx_.virtual_for) {
+      options.client_address = [this](const tcp::endpoint& peer) {
+        std::string wire = peer.address().to_string();
+        std::string v = ctx_.virtual_for(wire);
+        return v.empty() ? wire : v;
+      };
+    }
+    try {
+      inbound_ = std::make_unique<smtp::ServerThread>(
+          options, [this](const smtp::ConnectionInfo&) {
+            return std::make_unique<InboundHandler>(*this);
+          });
+    } catch (const std::exception& e) {
       throw SutError(fmt::format("builtin SUT: cannot listen on {}:{} for {}:25: {}",
-                                 where.address, where.port, ctx_.host_name, ec.message()));
-    acceptor_->listen();
-    asio::co_spawn(inbound_, accept_loop(), asio::detached);
-    inbound_thread_ = std::thread([this] { inbound_.run(); });
+                                 where.address, where.port, ctx_.host_name, e.what()));
+    }
     started_ = true;
     log(fmt::format("started: {} inbound MX on {}:{} (virtual port 25)", ctx_.host_name,
                     where.address, where.port));
@@ -169,7 +178,7 @@ class BuiltinSut final : public Sut {
     require_started("submit");
     if (submission.envelope.rcpt_to.empty())
       throw SutError("builtin SUT: a submission needs at least one recipient");
-    std::string data = detail::to_crlf(submission.data);
+    std::string data = to_crlf(submission.data);
     std::lock_guard lock(mutex_);
     std::string id = fmt::format("{:08X}{:04X}", static_cast<std::uint32_t>(fnv1a("q", ctx_.seed)),
                                  ++submissions_);
@@ -257,10 +266,8 @@ class BuiltinSut final : public Sut {
   void stop() override {
     if (!started_) return;
     started_ = false;
-    inbound_.stop();
-    if (inbound_thread_.joinable()) inbound_thread_.join();
-    boost::system::error_code ignored;
-    if (acceptor_) acceptor_->close(ignored);
+    if (inbound_) inbound_->stop();
+    inbound_.reset();
     log("stopped");
   }
 
@@ -428,155 +435,39 @@ class BuiltinSut final : public Sut {
     return a.connected;
   }
 
-  // ---- inbound MX ---------------------------------------------------------------------
+  // ---- inbound MX: a fakes/smtp server whose handler knows our mailboxes --------------
 
-  asio::awaitable<void> accept_loop() {
-    for (;;) {
-      boost::system::error_code ec;
-      tcp::socket socket = co_await acceptor_->async_accept(
-          asio::redirect_error(asio::use_awaitable, ec));
-      if (ec) co_return;  // closed by stop()
-      asio::co_spawn(inbound_, session(std::move(socket)), asio::detached);
-    }
-  }
-
-  asio::awaitable<void> session(tcp::socket socket) {
-    boost::system::error_code ec;
-    auto peer = socket.remote_endpoint(ec);
-    std::string client_ip = ec ? std::string("unknown") : peer.address().to_string();
-    if (ctx_.virtual_for) {
-      std::string v = ctx_.virtual_for(client_ip);
-      if (!v.empty()) client_ip = v;
-    }
-    SmtpStream stream(std::move(socket), timeout_);
-    try {
-      co_await serve(stream, client_ip);
-    } catch (const std::exception& e) {
-      log(fmt::format("inbound from {}: {}", client_ip, e.what()));
-    }
-    stream.close();
-  }
-
-  asio::awaitable<void> serve(SmtpStream& stream, const std::string& client_ip) {
-    auto send = [&](int code, std::string_view enhanced, std::string_view text) {
-      return stream.write(smtp::make_reply(code, enhanced, text).wire());
-    };
-    co_await stream.write(
-        smtp::make_reply(220, "", ctx_.host_name + " ESMTP mailsim builtin").wire());
-    std::string helo;
-    std::optional<std::string> mail_from;
-    std::vector<std::string> rcpts;
-    int errors = 0;
-    for (;;) {
-      std::string line = co_await stream.read_line();
-      if (errors >= 10) {
-        co_await send(421, "4.7.0", "too many errors, closing");
-        co_return;
+  class InboundHandler final : public smtp::SessionHandler {
+   public:
+    explicit InboundHandler(BuiltinSut& sut) : sut_(sut) {}
+    smtp::Reply on_rcpt(const smtp::SessionContext&, std::string_view to,
+                        const smtp::EsmtpParams&) override {
+      std::string rcpt = lower(to);
+      bool known_mailbox = false;
+      bool our_domain = false;
+      {
+        std::lock_guard lock(sut_.mutex_);
+        known_mailbox = sut_.mailboxes_.count(rcpt) > 0;
+        our_domain = sut_.keys_.count(domain_of(rcpt)) > 0;
       }
-      if (starts_with_ci(line, "EHLO ") || starts_with_ci(line, "HELO ")) {
-        helo = line.substr(5);
-        mail_from.reset();
-        rcpts.clear();
-        if (starts_with_ci(line, "HELO ")) {
-          co_await send(250, "", ctx_.host_name);
-        } else {
-          std::string text = ctx_.host_name + "\nPIPELINING\nSIZE " +
-                             std::to_string(detail::kMaxMessage) + "\n8BITMIME\nENHANCEDSTATUSCODES";
-          if (server_tls_ && !stream.tls()) text += "\nSTARTTLS";
-          co_await stream.write(smtp::make_reply(250, "", text).wire());
-        }
-      } else if (starts_with_ci(line, "STARTTLS")) {
-        if (!server_tls_ || stream.tls()) {
-          ++errors;
-          co_await send(502, "5.5.1", "STARTTLS not available");
-          continue;
-        }
-        co_await send(220, "2.0.0", "Ready to start TLS");
-        co_await stream.start_tls(*server_tls_, false, {});
-        helo.clear();  // RFC 3207 §4.2: the client must EHLO again
-        mail_from.reset();
-        rcpts.clear();
-      } else if (starts_with_ci(line, "MAIL FROM:")) {
-        auto path = path_argument(line);
-        if (helo.empty()) {
-          ++errors;
-          co_await send(503, "5.5.1", "EHLO first");
-        } else if (!path) {
-          ++errors;
-          co_await send(501, "5.5.4", "Syntax: MAIL FROM:<address>");
-        } else {
-          mail_from = *path;
-          rcpts.clear();
-          co_await send(250, "2.1.0", "Ok");
-        }
-      } else if (starts_with_ci(line, "RCPT TO:")) {
-        auto path = path_argument(line);
-        if (!mail_from) {
-          ++errors;
-          co_await send(503, "5.5.1", "MAIL first");
-          continue;
-        }
-        if (!path) {
-          ++errors;
-          co_await send(501, "5.5.4", "Syntax: RCPT TO:<address>");
-          continue;
-        }
-        std::string rcpt = lower(*path);
-        bool known_mailbox = false;
-        bool our_domain = false;
-        {
-          std::lock_guard lock(mutex_);
-          known_mailbox = mailboxes_.count(rcpt) > 0;
-          our_domain = keys_.count(domain_of(rcpt)) > 0;
-        }
-        if (known_mailbox) {
-          rcpts.push_back(rcpt);
-          co_await send(250, "2.1.5", "Ok");
-        } else if (our_domain) {
-          co_await send(550, "5.1.1", "<" + rcpt + ">: Recipient address rejected: no such user");
-        } else {
-          // Not an open relay: only authenticated submission may send elsewhere.
-          co_await send(554, "5.7.1", "<" + rcpt + ">: Relay access denied");
-        }
-      } else if (starts_with_ci(line, "DATA")) {
-        if (rcpts.empty()) {
-          ++errors;
-          co_await send(503, "5.5.1", "RCPT first");
-          continue;
-        }
-        co_await send(354, "", "End data with <CR><LF>.<CR><LF>");
-        std::string data;
-        bool too_big = false;
-        for (;;) {
-          std::string text = co_await stream.read_line(1002);  // RFC 5321 §4.5.3.1.6
-          if (text == ".") break;
-          if (!text.empty() && text[0] == '.') text.erase(0, 1);  // RFC 5321 §4.5.2
-          if (data.size() + text.size() + 2 > detail::kMaxMessage) too_big = true;
-          if (!too_big) data += text + "\r\n";
-        }
-        if (too_big) {
-          co_await send(552, "5.3.4", "Message size exceeds fixed limit");
-        } else {
-          store(client_ip, helo, stream.tls(), *mail_from, rcpts, data);
-          co_await send(250, "2.0.0", "Ok: queued");
-        }
-        mail_from.reset();
-        rcpts.clear();
-      } else if (starts_with_ci(line, "RSET")) {
-        mail_from.reset();
-        rcpts.clear();
-        co_await send(250, "2.0.0", "Ok");
-      } else if (starts_with_ci(line, "NOOP")) {
-        co_await send(250, "2.0.0", "Ok");
-      } else if (starts_with_ci(line, "QUIT")) {
-        co_await send(221, "2.0.0", "Bye");
-        co_return;
-      } else {
-        ++errors;
-        co_await send(500, "5.5.2", "Error: command not recognized");
-      }
+      if (known_mailbox) return smtp::make_reply(250, "2.1.5", "Ok");
+      if (our_domain)
+        return smtp::make_reply(550, "5.1.1",
+                                "<" + rcpt + ">: Recipient address rejected: no such user",
+                                "no mailbox of that name in a provisioned domain");
+      // Not an open relay: only authenticated submission may send elsewhere.
+      return smtp::make_reply(554, "5.7.1", "<" + rcpt + ">: Relay access denied",
+                              "recipient outside the SUT's domains");
     }
-  }
+    smtp::Reply on_data_end(const smtp::SessionContext& ctx, std::string_view message) override {
+      sut_.store(ctx.client_ip, ctx.helo, ctx.tls.used, ctx.mail_from, ctx.rcpt_to,
+                 std::string(message));
+      return smtp::make_reply(250, "2.0.0", "Ok: queued");
+    }
+
+   private:
+    BuiltinSut& sut_;
+  };
 
   void store(const std::string& client_ip, const std::string& helo, bool tls,
              const std::string& mail_from, const std::vector<std::string>& rcpts,
@@ -613,10 +504,7 @@ class BuiltinSut final : public Sut {
                            // across a push (submit and run_queue are not concurrent).
   std::uint32_t submissions_ = 0;
   std::vector<std::string> logs_;
-  std::unique_ptr<asio::ssl::context> server_tls_;
-  asio::io_context inbound_;
-  std::unique_ptr<tcp::acceptor> acceptor_;
-  std::thread inbound_thread_;
+  std::unique_ptr<smtp::ServerThread> inbound_;
 };
 
 }  // namespace
