@@ -15,6 +15,8 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <fmt/format.h>
 
+#include <openssl/evp.h>
+
 #include "tls_info.hpp"
 
 namespace mailsim::smtp {
@@ -44,7 +46,7 @@ std::string_view to_string(ClientStage stage) {
 
 const Reply* ClientResult::final_reply() const {
   if (data_end.code != 0) return &data_end;
-  for (const Reply* r : {&greeting, &ehlo, &starttls, &mail}) {
+  for (const Reply* r : {&greeting, &ehlo, &starttls, &auth, &mail}) {
     if (r->code != 0 && !r->positive()) return r;
   }
   for (const auto& rc : rcpts)
@@ -95,6 +97,8 @@ class ClientRun {
   asio::awaitable<Reply> read_reply(std::chrono::milliseconds timeout);
   asio::awaitable<void> starttls();
   asio::awaitable<void> quit();
+  // RFC 4954 AUTH PLAIN/LOGIN; returns false (after QUIT) when the server refused.
+  asio::awaitable<bool> authenticate(const std::vector<std::string>& extensions);
   // Extracts one complete reply from in_ ("NNN-…" lines then "NNN …"), or "".
   std::string take_reply();
 
@@ -210,6 +214,65 @@ asio::awaitable<void> ClientRun::starttls() {
                                                     options_.verify ? " (verified " + name + ")" : ""));
 }
 
+namespace {
+std::string base64(std::string_view in) {
+  std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(in.data()),
+                          static_cast<int>(in.size()));
+  out.resize(static_cast<std::size_t>(n));
+  return out;
+}
+}  // namespace
+
+asio::awaitable<bool> ClientRun::authenticate(const std::vector<std::string>& extensions) {
+  std::vector<std::string> mechanisms;
+  for (const auto& e : extensions) {
+    // "AUTH PLAIN LOGIN" (and the pre-standard "AUTH=PLAIN LOGIN" some servers still send).
+    if (e.starts_with("AUTH ") || e.starts_with("AUTH=")) {
+      std::string rest = e.substr(5);
+      for (std::size_t p = 0; p < rest.size();) {
+        auto sp = rest.find(' ', p);
+        if (sp == std::string::npos) sp = rest.size();
+        if (sp > p) mechanisms.push_back(rest.substr(p, sp - p));
+        p = sp + 1;
+      }
+    }
+  }
+  auto offered = [&](std::string_view m) {
+    return std::find(mechanisms.begin(), mechanisms.end(), m) != mechanisms.end();
+  };
+  if (options_.auth_requires_tls && !tls_)
+    fail("AUTH refused locally: the connection is not encrypted (RFC 4954 §4; STARTTLS first)");
+  if (!offered("PLAIN") && !offered("LOGIN"))
+    fail(mechanisms.empty() ? std::string("AUTH required but the server offers no AUTH extension")
+                            : fmt::format("AUTH: the server offers neither PLAIN nor LOGIN"));
+  auto expect_continue = [&](const Reply& r) { return r.code == 334; };
+  if (offered("PLAIN")) {
+    // RFC 4616 §2: [authzid] NUL authcid NUL passwd, base64 as the initial response.
+    std::string token = base64(std::string(1, '\0') + options_.auth_user + '\0' + options_.auth_password);
+    co_await write("AUTH PLAIN " + token + "\r\n", false);
+    result_.transcript.add(Speaker::client, "AUTH PLAIN <credentials of " + options_.auth_user + ">");
+    result_.auth = co_await read_reply(options_.command_timeout);
+  } else {
+    co_await write("AUTH LOGIN\r\n");
+    result_.auth = co_await read_reply(options_.command_timeout);
+    if (expect_continue(result_.auth)) {
+      co_await write(base64(options_.auth_user) + "\r\n", false);
+      result_.transcript.add(Speaker::client, "<user name of " + options_.auth_user + ">");
+      result_.auth = co_await read_reply(options_.command_timeout);
+    }
+    if (expect_continue(result_.auth)) {
+      co_await write(base64(options_.auth_password) + "\r\n", false);
+      result_.transcript.add(Speaker::client, "<password>");
+      result_.auth = co_await read_reply(options_.command_timeout);
+    }
+  }
+  if (result_.auth.code == 235) co_return true;  // RFC 4954 §6
+  if (result_.auth.code != 421) co_await quit();
+  co_return false;
+}
+
 asio::awaitable<void> ClientRun::quit() {
   result_.stage = ClientStage::quit;
   co_await write("QUIT\r\n");
@@ -291,6 +354,14 @@ asio::awaitable<void> ClientRun::run(const OutgoingMessage& msg) {
       }
     }
     break;
+  }
+  if (!options_.auth_user.empty()) {
+    // Own statement: GCC 12 mishandles co_await inside a condition (see the RCPT loop).
+    const bool authenticated = co_await authenticate(result_.extensions);
+    if (!authenticated) {
+      result_.stage = ClientStage::ehlo;  // stopped before MAIL; result_.auth says why
+      co_return;
+    }
   }
 
   // ---- the transaction ----

@@ -43,6 +43,13 @@ struct ClientOptions {
   std::chrono::milliseconds command_timeout = std::chrono::minutes(5);
   std::chrono::milliseconds data_timeout = std::chrono::minutes(10);
   std::size_t max_reply_bytes = 64 * 1024;  // a longer reply is a protocol error
+  // RFC 4954 SMTP AUTH after the (post-STARTTLS) EHLO, as a submission client on port 587
+  // (RFC 6409 §4.3): PLAIN (RFC 4616) when offered, else LOGIN. Empty user = no AUTH. The
+  // credentials never enter the transcript.
+  std::string auth_user;
+  std::string auth_password;
+  // Refuse to send credentials over a connection without TLS (RFC 4954 §4, RFC 8314 §3).
+  bool auth_requires_tls = true;
 };
 
 struct OutgoingMessage {
@@ -71,6 +78,7 @@ struct ClientResult {
   Reply greeting;
   Reply ehlo;                  // EHLO (or HELO when EHLO was refused) reply
   Reply starttls;              // code 0 when STARTTLS was not sent
+  Reply auth{0, {}, {}, {}};   // final AUTH reply (235 = authenticated); code 0 = not sent
   Reply mail;
   std::vector<RcptResult> rcpts;
   Reply data;                  // the 354 (or refusal)
