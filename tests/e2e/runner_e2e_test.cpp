@@ -229,3 +229,27 @@ TEST(RunnerE2e, NoStarttlsMeansPlaintextBothWays) {
 
 }  // namespace
 }  // namespace mailsim::run
+
+namespace mailsim::run {
+namespace {
+
+// ipv6.add gives the SUT an IPv6 address; it then prefers the receivers' AAAA records, so
+// Gmail sees the IPv6 client address (and its missing PTR).
+TEST(RunnerE2e, Ipv6SutSendsOverIpv6ToAaaaMx) {
+  RunOptions options;
+  options.run_index = 44;
+  options.personas = {"gmail", "yahoo"};
+  RunResult r = Runner(options).run(catalog().at("ipv6-no-ptr"));
+  ASSERT_TRUE(r.ok()) << explain(r);
+  const ProbeResult* gmail = find_probe(r, "outbound/gmail");
+  ASSERT_TRUE(gmail && !gmail->deliveries.empty()) << explain(r);
+  EXPECT_EQ(gmail->deliveries.back().client_ip, "2a01:4f8:1:2::78") << explain(r);
+  EXPECT_NE(gmail->attempts.at(0).address.find(':'), std::string::npos);
+  // Yahoo's MX has no AAAA: IPv4 as before.
+  const ProbeResult* yahoo = find_probe(r, "outbound/yahoo");
+  ASSERT_TRUE(yahoo && !yahoo->deliveries.empty()) << explain(r);
+  EXPECT_EQ(yahoo->deliveries.back().client_ip, "12.34.56.78");
+}
+
+}  // namespace
+}  // namespace mailsim::run

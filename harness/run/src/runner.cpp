@@ -358,20 +358,24 @@ RunResult Runner::run_in_block(const Scenario& scenario, unsigned block) {
     for (const auto& h : w.hosts()) {
       if (h.role != world::HostRole::receiver || !wanted(h.persona)) continue;
       if (!h.open_ports.count(25)) continue;
-      auto ep = fabric.listen_endpoint(h.name, 25);
-      mta::MtaConfig config;
-      config.persona = h.persona;
-      config.host = h.name;
-      config.listen_address = ep.address().to_string();
-      config.port = ep.port();
-      if (h.starttls) config.tls = stage.ca->server_context(h.name);
-      config.now = stage.clock->now();
-      config.bulk = scenario.probes.message.bulk;
-      config.client_address = virtual_of;
-      config.command_timeout = io_timeout;
-      auto mta = std::make_unique<mta::ReceivingMta>(config, wire_resolver());
-      mta->start();
-      stage.receivers[h.persona].push_back(std::move(mta));
+      // One listener per address of the host: a dual-stack MX (gmail, outlook) is reached
+      // on its IPv6 alias by a SUT that prefers AAAA.
+      for (const auto& address : h.addresses) {
+        auto ep = fabric.listen_endpoint(address, 25);
+        mta::MtaConfig config;
+        config.persona = h.persona;
+        config.host = h.name;
+        config.listen_address = ep.address().to_string();
+        config.port = ep.port();
+        if (h.starttls) config.tls = stage.ca->server_context(h.name);
+        config.now = stage.clock->now();
+        config.bulk = scenario.probes.message.bulk;
+        config.client_address = virtual_of;
+        config.command_timeout = io_timeout;
+        auto mta = std::make_unique<mta::ReceivingMta>(config, wire_resolver());
+        mta->start();
+        stage.receivers[h.persona].push_back(std::move(mta));
+      }
     }
     note(fmt::format("receivers: {} persona(s) listening", stage.receivers.size()));
     if (cancelled()) return result;
@@ -453,10 +457,19 @@ RunResult Runner::run_in_block(const Scenario& scenario, unsigned block) {
         probe.attempts = status.attempts;
         std::size_t connected = 0;
         for (const auto& a : status.attempts) connected += a.connected ? 1 : 0;
-        // Receivers record a Delivery when the session ends (after our QUIT): wait for
-        // as many as the SUT had connections, bounded in real time.
+        // Receivers record a Delivery when the session ends (after our QUIT): wait until
+        // the persona's listeners together hold one per connection the SUT made, bounded
+        // in real time.
+        auto new_deliveries = [&] {
+          std::size_t n = 0;
+          for (std::size_t i = 0; i < list.size(); ++i) n += list[i]->deliveries().size() - before[i];
+          return n;
+        };
+        const auto deadline = Clock::now() + io_timeout;
+        while (new_deliveries() < connected && Clock::now() < deadline)
+          std::this_thread::sleep_for(std::chrono::milliseconds(2));
         for (std::size_t i = 0; i < list.size(); ++i) {
-          auto all = list[i]->wait_for(before[i] + connected, io_timeout);
+          auto all = list[i]->deliveries();
           for (std::size_t k = before[i]; k < all.size(); ++k)
             probe.deliveries.push_back(std::move(all[k]));
         }

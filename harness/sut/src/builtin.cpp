@@ -334,14 +334,26 @@ class BuiltinSut final : public Sut {
       out.detail = fmt::format("MX {}: {}", domain, mx.summary());
       return out;
     }
+    // With an IPv6 address of its own the SUT tries AAAA before A, as dual-stack MTAs do by
+    // default (RFC 6724 §10.3 prefers IPv6); then an IPv6 PTR problem shows up (ipv6.add).
+    bool have_v6 = false;
+    if (ctx_.world) {
+      if (const world::Host* me = ctx_.world->host(ctx_.host_name))
+        for (const auto& address : me->addresses) have_v6 = have_v6 || world::is_ipv6(address);
+    }
+    std::vector<dns::RrType> families = {dns::RrType::A};
+    if (have_v6) families.insert(families.begin(), dns::RrType::AAAA);
     std::vector<std::string> misses;
     for (const auto& exchange : exchanges) {
-      dns::Answer a = ctx_.resolver->query(exchange.value, dns::RrType::A);
-      if (!a.ok()) {
-        misses.push_back(fmt::format("A {}: {}", exchange.value, a.summary()));
-        continue;
+      for (dns::RrType family : families) {
+        dns::Answer a = ctx_.resolver->query(exchange.value, family);
+        if (!a.ok()) {
+          misses.push_back(
+              fmt::format("{} {}: {}", world::to_string(family), exchange.value, a.summary()));
+          continue;
+        }
+        for (const auto& rec : a.of_type(family)) out.targets.push_back({exchange.value, rec.value});
       }
-      for (const auto& rec : a.of_type(dns::RrType::A)) out.targets.push_back({exchange.value, rec.value});
     }
     if (out.targets.empty()) {
       out.failure = AttemptOutcome::deferred;
