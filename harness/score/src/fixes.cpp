@@ -56,11 +56,11 @@ const std::vector<FixRule>& fix_table() {
        "set the server's host name to {sut_host} (hostnamectl set-hostname {sut_host})",
        "posteio-guide §4; RFC 5321 §4.1.1.1"},
       // --- SPF (RFC 7208) -----------------------------------------------------------------
-      {"spf-too-many-lookups", "spf", "permerror", "lookup|limit|10",
+      {"spf-too-many-lookups", "spf", "permerror", "lookup|limit|too many|more than 10|4\\.6\\.4",
        "flatten the SPF record of {domain} to at most 10 DNS-querying terms (ip4: instead "
        "of include:)",
        "RFC 7208 §4.6.4"},
-      {"spf-two-records", "spf", "permerror", "multiple|two|more than one",
+      {"spf-two-records", "spf", "permerror", "multiple|two|more than one|\\b[2-9] spf records",
        "keep a single `v=spf1` TXT record at {domain}: merge the others into it",
        "RFC 7208 §4.5"},
       {"spf-missing", "spf", "none", "",
@@ -73,6 +73,11 @@ const std::vector<FixRule>& fix_table() {
        "publish `TXT {host_label} \"v=spf1 a -all\"` so the HELO name {sut_host} passes SPF",
        "posteio-guide §2 (sub-domain SPF); RFC 7208 §2.3"},
       // --- DKIM (RFC 6376) -----------------------------------------------------------------
+      {"dkim-split-wrong", "dkim", "", "contains a quote|separator inside|\" \"",
+       "re-enter the DKIM key as one unbroken value: the `\" \"` left between its halves is "
+       "now part of the key (let the panel split it into 255-octet strings, or split it with "
+       "nothing between the strings)",
+       "posteio-guide §6; RFC 6376 §3.6.2.2 (strings are joined with no separator)"},
       {"dkim-truncated", "dkim", "", "truncat|255|bad key|key.*(invalid|corrupt|syntax)",
        "publish the complete DKIM key: paste the whole value (split into 255-octet strings "
        "with no spaces, if your panel asks)",
@@ -93,6 +98,11 @@ const std::vector<FixRule>& fix_table() {
       {"dmarc-unaligned", "dmarc", "fail", "align",
        "send with a From: domain equal to the MAIL FROM or DKIM d= domain ({domain})",
        "RFC 7489 §3.1"},
+      // --- any DNS answer that failed for now (SERVFAIL/timeout) --------------------------
+      {"dns-temperror", "", "temperror", "",
+       "make the DNS for {domain} answer: a lookup failed temporarily (SERVFAIL or timeout), so "
+       "receivers defer; check the zone on your DNS provider",
+       "RFC 7208 §2.6.6; RFC 6376 §6.1.2; RFC 7489 §6.6.3"},
       // --- transport and format -----------------------------------------------------------
       {"tls-missing", "tls", "", "",
        "enable STARTTLS on outbound delivery with a certificate for {sut_host}",

@@ -190,6 +190,51 @@ TEST(Scorer, HardProblemsWinOverWeaknesses) {
   EXPECT_EQ(o.fix->id, "dkim-unpublished");
 }
 
+// Causes as the auth checks word them (copied from a catalog run) → the fix row that must win.
+TEST(Fixes, TableMatchesRealCauses) {
+  struct Case {
+    const char* check;
+    const char* result;
+    const char* text;
+    const char* fix;
+  };
+  const Case cases[] = {
+      {"dkim", "permerror",
+       "dkim=permerror: public key record is truncated/unparsable: p= contains a quote at offset "
+       "237 (2 strings joined: the value was split with a separator inside the key)",
+       "dkim-split-wrong"},
+      {"dkim", "permerror",
+       "dkim=permerror: it is one 255-character string, so the key looks cut at 255 characters "
+       "(RFC 6376 §3.6.2.2: longer values are split into several strings, joined with no "
+       "separator)",
+       "dkim-truncated"},
+      {"dkim", "permerror",
+       "dkim=permerror: no key for signature — s1._domainkey.nodeseek.com has no TXT record "
+       "(NXDOMAIN)",
+       "dkim-unpublished"},
+      {"spf", "permerror",
+       "spf=permerror for nodeseek.com (\"v=spf1 a mx -all\"): nodeseek.com publishes 2 SPF "
+       "records; RFC 7208 §4.5 allows one",
+       "spf-two-records"},
+      {"spf", "permerror", "spf=permerror: more than 10 DNS-querying terms (RFC 7208 §4.6.4)",
+       "spf-too-many-lookups"},
+      {"spf", "fail", "spf=fail for nodeseek.com: does not designate 104.21.48.10",
+       "spf-not-listed"},
+      {"dmarc", "temperror", "dmarc=temperror: DNS SERVFAIL on _dmarc.nodeseek.com",
+       "dns-temperror"},
+      {"iprev", "fail", "iprev=fail: PTR 12.34.56.78 → NXDOMAIN: no reverse DNS",
+       "ptr-missing-text"},
+      {"dnsbl", "fail", "dnsbl=fail: 12.34.56.78 is listed on zen.spamhaus.org", "dnsbl-listed"},
+      {"tls", "fail", "tls=fail: received without STARTTLS", "tls-missing"},
+  };
+  for (const auto& c : cases) {
+    auto fix = find_fix({{FindingKind::check, c.check, c.result, c.text, ""}},
+                        {{"domain", "nodeseek.com"}});
+    ASSERT_TRUE(fix) << c.text;
+    EXPECT_EQ(fix->id, c.fix) << c.text;
+  }
+}
+
 TEST(Fixes, TemplateExpansion) {
   EXPECT_EQ(expand_fix_template("set {a} and {1} but {missing}", {{"a", "x"}}, {"all", "one"}),
             "set x and one but {missing}");
