@@ -303,4 +303,9 @@ std::unique_ptr<Resolver> make_wire_resolver(std::string address, std::uint16_t 
   return std::make_unique<WireResolver>(std::move(address), port, timeout);
 }
 
+std::unique_ptr<Resolver> make_namespace_wire_resolver(std::string address, std::uint16_t port,
+                                                       std::chrono::milliseconds timeout) {
+  return std::make_unique<WireResolver>(std::move(address), port, timeout);
+}
+
 }  // namespace mailsim::dns

@@ -421,7 +421,7 @@ struct ReceivingMta::Server {
 
 ReceivingMta::ReceivingMta(MtaConfig config, dns::Resolver& resolver)
     : config_(std::move(config)), persona_(personas::persona(config_.persona)) {
-  if (!is_loopback_address(config_.listen_address))
+  if (!is_loopback_address(config_.listen_address) && !config_.in_sealed_namespace)
     throw std::invalid_argument("listen address '" + config_.listen_address +
                                 "' is not loopback (127.0.0.0/8 or ::1): mailsim only listens "
                                 "inside the sealed world");
@@ -436,6 +436,7 @@ void ReceivingMta::start() {
   if (server_) return;
   smtp::ServerOptions options;
   options.address = config_.listen_address;
+  options.in_sealed_namespace = config_.in_sealed_namespace;
   options.port = config_.port;
   options.tls = config_.tls;
   options.client_address = config_.client_address;

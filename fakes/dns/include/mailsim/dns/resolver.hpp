@@ -78,5 +78,12 @@ Answer resolve_in_world(const world::World& world, std::string_view name, RrType
 std::unique_ptr<Resolver> make_wire_resolver(std::string address, std::uint16_t port,
                                              std::chrono::milliseconds timeout =
                                                  std::chrono::milliseconds(2000));
+// The same wire resolver for an actor running inside a sealed network namespace of the
+// netns fabric (no route out of the world), where the fake DNS listens on the world's own
+// address rather than loopback. Its sockets are created per query on the calling thread,
+// so call query() only from threads inside such a namespace.
+std::unique_ptr<Resolver> make_namespace_wire_resolver(std::string address, std::uint16_t port,
+                                                       std::chrono::milliseconds timeout =
+                                                           std::chrono::milliseconds(2000));
 
 }  // namespace mailsim::dns

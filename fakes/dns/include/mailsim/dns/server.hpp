@@ -44,6 +44,11 @@ struct ServerOptions {
   std::size_t udp_threads = 0;
   // Cache encoded replies (see server_cache.hpp); off = every query goes through ldns.
   bool response_cache = true;
+  // The netns fabric (harness/net/netns_fabric.hpp) runs the server on a thread inside the
+  // DNS host's own network namespace, which has no route out of the world; there the
+  // world's address (203.0.113.53) may be bound instead of a loopback one. Only set it on
+  // such a thread.
+  bool in_sealed_namespace = false;
 };
 
 // Counters since start(), for tests and the bench.

@@ -42,6 +42,10 @@ struct MtaConfig {
   std::chrono::milliseconds command_timeout = std::chrono::minutes(5);  // RFC 5321 §4.5.3.2.7
   std::size_t max_message_size = 10 * 1024 * 1024;                      // RFC 1870 SIZE
   int threads = 1;  // Asio threads; checks run on them (see docs/personas.md "Threads")
+  // netns fabric only: the caller runs on a thread inside one of the fabric's network
+  // namespaces, which have no route out of the world, so a world address (12.34.56.78) is as
+  // sealed as loopback there (harness/net/netns_fabric.hpp).
+  bool in_sealed_namespace = false;
 };
 
 using DeliveryCallback = std::function<void(const Delivery&)>;

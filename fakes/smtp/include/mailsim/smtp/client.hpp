@@ -50,6 +50,10 @@ struct ClientOptions {
   std::string auth_password;
   // Refuse to send credentials over a connection without TLS (RFC 4954 §4, RFC 8314 §3).
   bool auth_requires_tls = true;
+  // netns fabric only: the caller runs on a thread inside one of the fabric's network
+  // namespaces, which have no route out of the world, so a world address (12.34.56.78) is as
+  // sealed as loopback there (harness/net/netns_fabric.hpp).
+  bool in_sealed_namespace = false;
 };
 
 struct OutgoingMessage {

@@ -40,6 +40,10 @@ struct ServerOptions {
   std::size_t max_sessions = 1024;  // beyond: 421 4.3.2 and close (RFC 5321 §3.8)
   // Test hook: called before each I/O step; returning true makes that step fail.
   std::function<bool(IoOp)> fault;
+  // netns fabric only: the caller runs on a thread inside one of the fabric's network
+  // namespaces, which have no route out of the world, so a world address (12.34.56.78) is as
+  // sealed as loopback there (harness/net/netns_fabric.hpp).
+  bool in_sealed_namespace = false;
 };
 
 // What the factory knows when a connection arrives.
