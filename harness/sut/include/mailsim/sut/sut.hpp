@@ -98,6 +98,10 @@ struct SutContext {
   std::uint64_t seed = 1;               // keys and ids derive from it
   // Real-time bound of one SMTP read or connect (explicit timeouts on every read).
   std::uint32_t io_timeout_ms = 5000;
+  // netns fabric (harness/net/netns_fabric.hpp): the network namespace of the SUT's host
+  // ("mailsim-7-h1"), where real MTAs (postfix, haraka) are started with `ip netns exec`
+  // and their resolv.conf names only the fake DNS. "" on the loopback fabric.
+  std::string netns;
 };
 
 // ---------------------------------------------------------------------------------------
