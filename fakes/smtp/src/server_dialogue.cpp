@@ -117,6 +117,7 @@ Reply SessionHandler::on_data(const SessionContext&) {
 Reply SessionHandler::on_data_end(const SessionContext&, std::string_view) {
   return make_reply(250, esc::kOk, "Message accepted");
 }
+void SessionHandler::on_data_refused(const SessionContext&, const Reply&) {}
 void SessionHandler::on_tls(const SessionContext&) {}
 void SessionHandler::on_close(const SessionContext&, std::string_view) {}
 
@@ -337,6 +338,9 @@ void ServerDialogue::end_of_data(DialogueOutput& out) {
     // RFC 5321 §4.5.3.1.10: "500 Line too long".
     reply = make_reply(500, esc::kSyntaxError, "Line too long",
                        fmt::format("a text line exceeded {} octets", options_.max_text_line));
+  }
+  if (message_too_big_ || (long_text_line_ && options_.reject_long_text_lines)) {
+    handler_.on_data_refused(ctx_, reply);
   } else {
     if (long_text_line_)
       transcript_.add(Speaker::note, fmt::format("message has lines over {} octets (accepted)",

@@ -64,6 +64,10 @@ class SessionHandler {
   virtual Reply on_data(const SessionContext& ctx);
   // The whole message, dot-stuffing removed, CRLF line endings, terminator excluded.
   virtual Reply on_data_end(const SessionContext& ctx, std::string_view message);
+  // The dialogue itself refused the message at end of data — 552 past the size limit
+  // (RFC 1870 §6.3) or 500 for an over-long text line when those are refused — so
+  // on_data_end is not called; this is, with the reply sent. Default: nothing.
+  virtual void on_data_refused(const SessionContext& ctx, const Reply& reply);
   // After a completed STARTTLS handshake (ctx.tls is filled).
   virtual void on_tls(const SessionContext& ctx);
   // The session ended (QUIT, close, error, timeout); `reason` says which.
