@@ -292,6 +292,15 @@ class MtaSession : public smtp::SessionHandler {
     return reply;
   }
 
+  // The SMTP layer refused the message at end of data (552 past MtaConfig::max_message_size,
+  // RFC 1870 §6.3): the attempt ends rejected with that reply, not as a dangling 354.
+  void on_data_refused(const smtp::SessionContext& ctx, const smtp::Reply& reply) override {
+    stage_ = Stage::data;
+    txn_.envelope.rcpt_to = ctx.rcpt_to;
+    finish_now(Stage::data, reply, Disposition::rejected);
+    done_.back().note = "refused by the SMTP layer: " + reply.summary();
+  }
+
   void on_tls(const smtp::SessionContext& ctx) override {
     tls_ = to_facts(ctx.tls);
     facts_.tls = ctx.tls.used;
