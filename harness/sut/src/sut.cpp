@@ -3,6 +3,7 @@
 #include <fmt/core.h>
 
 #include "builtin.hpp"
+#include "mailsim/sut/posteio.hpp"
 
 namespace mailsim::sut {
 
@@ -29,12 +30,13 @@ std::string_view to_string(SubmissionState state) {
 
 const std::vector<std::string>& sut_kinds() {
   // postfix, haraka and posteio join here as their adapters land (DESIGN.md).
-  static const std::vector<std::string> kinds = {"builtin"};
+  static const std::vector<std::string> kinds = {"builtin", "posteio"};
   return kinds;
 }
 
 std::unique_ptr<Sut> make_sut(std::string_view kind) {
   if (kind == "builtin") return make_builtin_sut();
+  if (kind == "posteio") return make_posteio_sut();  // options from MAILSIM_POSTEIO_*
   std::string choices;
   for (const auto& k : sut_kinds()) choices += (choices.empty() ? "" : ", ") + k;
   throw SutError(fmt::format("unknown setup under test '{}' (known: {})", kind, choices));
