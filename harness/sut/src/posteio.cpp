@@ -229,7 +229,11 @@ void PosteioSut::start(const SutContext& context) {
   ctx_ = context;
   if (!ctx_.world) throw SutError("posteio: the context has no world");
   auto t0 = Clock::now();
-  run_id_ = options_.run_id.empty() ? fmt::format("{}-{}", ::getpid(), ctx_.seed) : options_.run_id;
+  // Unique per SUT in this process. Runs still cannot overlap: two networks with the same
+  // World pools conflict in Docker, so the catalog runs with --jobs 1 (docs/posteio.md).
+  static std::atomic<unsigned> counter{0};
+  run_id_ = options_.run_id.empty() ? fmt::format("{}-{}-{}", ::getpid(), ctx_.seed, ++counter)
+                                    : options_.run_id;
   password_ = options_.password.empty() ? fmt::format("mailsim-{}-pw", ctx_.seed) : options_.password;
   const std::string reference = options_.image + ":" + options_.tag;
   if (!docker_.ping())
