@@ -331,6 +331,10 @@ TEST(Torture, TenThousandRecipientsLongLineBigDataSlowSender) {
   EXPECT_FALSE(br.accepted);
   // Our client declares SIZE= when offered, so the MAIL is refused up front …
   EXPECT_EQ(br.mail.code, 552) << br.transcript.str();
+  // The refusal at MAIL decides, not an end-of-data reply that was never heard.
+  ASSERT_NE(br.final_reply(), nullptr);
+  EXPECT_EQ(br.final_reply()->code, 552);
+  EXPECT_EQ(br.data_end.code, 0);
   // … and a raw sender that does not declare it gets 552 at end of data.
   {
     Raw raw(server.port());

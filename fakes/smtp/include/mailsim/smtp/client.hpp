@@ -79,14 +79,16 @@ struct ClientResult {
   bool accepted = false;       // the final "." got 2xx: the server took the message
   ClientStage stage = ClientStage::connect;  // the stage reached (or failed at)
   std::string error;           // local failure: "connect: Connection refused", "timeout …"
-  Reply greeting;
-  Reply ehlo;                  // EHLO (or HELO when EHLO was refused) reply
-  Reply starttls;              // code 0 when STARTTLS was not sent
+  // Every reply starts at code 0 ("not heard"): Reply's own default is 250, which would
+  // make final_reply() take an unsent "." reply for the decisive one.
+  Reply greeting{0, {}, {}, {}};
+  Reply ehlo{0, {}, {}, {}};   // EHLO (or HELO when EHLO was refused) reply
+  Reply starttls{0, {}, {}, {}};  // code 0 when STARTTLS was not sent
   Reply auth{0, {}, {}, {}};   // final AUTH reply (235 = authenticated); code 0 = not sent
-  Reply mail;
+  Reply mail{0, {}, {}, {}};
   std::vector<RcptResult> rcpts;
-  Reply data;                  // the 354 (or refusal)
-  Reply data_end;              // the reply to "."
+  Reply data{0, {}, {}, {}};      // the 354 (or refusal)
+  Reply data_end{0, {}, {}, {}};  // the reply to "."
   std::vector<Reply> replies;  // every reply, in order
   std::vector<std::string> extensions;  // EHLO keywords, uppercased ("SIZE 10485760")
   TlsInfo tls;
