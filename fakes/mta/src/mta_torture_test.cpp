@@ -308,6 +308,12 @@ TEST_F(MtaTorture, FiftyMegabyteDataIsRefusedWith552AndMemoryStaysBounded) {
   EXPECT_EQ(big.final_reply.enhanced, "5.3.4");
   EXPECT_TRUE(big.message.empty());
   EXPECT_TRUE(after.accepted()) << delivery_line(after);
+  // Each attempt keeps the session's replies and its own, not the earlier transaction's.
+  ASSERT_FALSE(after.replies.empty());
+  EXPECT_EQ(after.replies.front().code, 220);
+  for (const auto& reply : after.replies) EXPECT_NE(reply.code, 552) << reply.summary();
+  ASSERT_FALSE(big.replies.empty());
+  EXPECT_EQ(big.replies.back().code, 552);
   EXPECT_TRUE(all_pass(after)) << after.authentication_results;
   bool counted = false;  // the transcript names the bytes that came, not only those kept
   for (const auto& l : after.transcript)

@@ -211,6 +211,7 @@ class MtaSession : public smtp::SessionHandler {
     if (pending_ && stage_ >= Stage::mail)
       finish(stage_, last_reply_, "client started a new transaction");
     txn_ = {};
+    txn_first_reply_ = replies_.size();
     txn_.envelope.mail_from = std::string{from};
     txn_.envelope.smtputf8 = params.count("SMTPUTF8") > 0;
     facts_.mail_from = txn_.envelope.mail_from;
@@ -287,8 +288,7 @@ class MtaSession : public smtp::SessionHandler {
     d.authentication_results = ar;
     d.message = std::move(stored);
     done_.push_back(std::move(d));
-    pending_ = false;
-    txn_ = {};
+    end_transaction(Stage::accepted);
     return reply;
   }
 
@@ -368,8 +368,7 @@ class MtaSession : public smtp::SessionHandler {
     record(reply);
     Delivery d = build(stage, reply, disposition);
     done_.push_back(std::move(d));
-    pending_ = false;
-    txn_ = {};
+    end_transaction(stage);
     return reply;
   }
 
@@ -381,8 +380,17 @@ class MtaSession : public smtp::SessionHandler {
     Delivery d = build(stage, last, disposition);
     d.note = note;
     done_.push_back(std::move(d));
+    end_transaction(stage);
+  }
+
+  // A transaction's replies belong to its own Delivery: later attempts in the same session
+  // (smtp-source -d, a relay's connection reuse) keep the session's replies (greeting, EHLO)
+  // but not every earlier transaction's, so recording stays linear in the messages sent.
+  void end_transaction(Stage stage) {
     pending_ = false;
     txn_ = {};
+    if (stage >= Stage::mail && txn_first_reply_ <= replies_.size())
+      replies_.resize(txn_first_reply_);
   }
 
   Delivery build(Stage stage, const smtp::Reply& final_reply, Disposition disposition) const {
@@ -414,6 +422,7 @@ class MtaSession : public smtp::SessionHandler {
   std::vector<personas::RuleHit> conn_hits_;
   Txn txn_;
   std::vector<smtp::Reply> replies_;
+  std::size_t txn_first_reply_ = 0;  // replies_ index of the current transaction's MAIL reply
   smtp::Reply last_reply_;
   Stage stage_ = Stage::connect;
   bool pending_ = false;

@@ -29,7 +29,9 @@ struct Delivery {
   // otherwise where the persona rejected/deferred or where the client left.
   personas::Stage ended_at = personas::Stage::connect;
   smtp::Reply final_reply;           // the last reply the receiver sent
-  std::vector<smtp::Reply> replies;  // every reply, in order (greeting first)
+  // Every reply of this attempt, in order: the session's (greeting, EHLO) then this
+  // transaction's; earlier transactions of the same session are in their own Deliveries.
+  std::vector<smtp::Reply> replies;
   auth::CheckSet checks;             // results of every check run so far
   personas::Disposition disposition = personas::Disposition::rejected;
   std::vector<personas::RuleHit> rules;  // every rule that fired, stage by stage
