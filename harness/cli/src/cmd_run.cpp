@@ -23,6 +23,7 @@
 
 #include "commands.hpp"
 #include "mailsim/report/from_run.hpp"
+#include "mailsim/report/html.hpp"
 #include "mailsim/report/json.hpp"
 #include "mailsim/report/junit.hpp"
 #include "mailsim/report/text.hpp"
@@ -147,6 +148,7 @@ struct RunFlags {
   std::string shard;
   std::string json;
   std::string junit;
+  std::string html;  // --html FILE (run, explain)
   std::uint64_t seed = 1;
   bool quiet = false;
 };
@@ -163,6 +165,9 @@ void add_common_flags(CLI::App* cmd, RunFlags& f) {
       ->delimiter(',');
   cmd->add_option("--seed", f.seed, "Seed for DKIM keys, selectors and ids (same seed, same report)")
       ->default_val(1);
+  cmd->add_option("--html", f.html,
+                  "Also write a self-contained HTML report to FILE (matrix, cause chains, "
+                  "transcripts, record diffs)");
 }
 
 // SIGINT/SIGTERM are blocked in every thread and taken by one watcher thread with
@@ -390,6 +395,7 @@ void register_run_commands(CLI::App& app, int& exit_code) {
     exit_code = guarded([&] {
       auto personas = split_personas(flags->personas_raw);
       auto scenarios = resolve_scenarios(flags->paths);
+      auto html_scenarios = flags->html.empty() ? std::vector<run::Scenario>{} : scenarios;
       auto rep = run_scenarios(std::move(scenarios), *flags, personas, !flags->quiet);
       bool table_to_stderr = flags->json == "-" || flags->junit == "-";
       int fd = table_to_stderr ? STDERR_FILENO : STDOUT_FILENO;
@@ -401,6 +407,8 @@ void register_run_commands(CLI::App& app, int& exit_code) {
       }
       if (!flags->json.empty()) write_file(flags->json, report::render_json(rep), "the JSON report");
       if (!flags->junit.empty()) write_file(flags->junit, report::render_junit(rep), "JUnit XML");
+      if (!flags->html.empty())
+        write_file(flags->html, report::render_run_html(rep, html_scenarios), "the HTML report");
       return exit_code_for(rep);
     });
   });
@@ -464,10 +472,14 @@ void register_run_commands(CLI::App& app, int& exit_code) {
       auto personas = split_personas(explain_flags->personas_raw);
       auto scenarios = resolve_scenarios(explain_flags->paths);
       explain_flags->jobs = 1;
+      auto html_scenarios = explain_flags->html.empty() ? std::vector<run::Scenario>{} : scenarios;
       auto rep = run_scenarios(std::move(scenarios), *explain_flags, personas, false);
       report::TextOptions options{report::color_wanted(STDOUT_FILENO)};
       for (const auto& s : rep.scenarios) std::cout << report::render_explain(s, options);
       std::cout << std::flush;
+      if (!explain_flags->html.empty())
+        write_file(explain_flags->html, report::render_run_html(rep, html_scenarios),
+                   "the HTML report");
       return exit_code_for(rep);
     });
   });

@@ -14,5 +14,6 @@ inline constexpr int kExitUsage = 2;
 void register_dns_commands(CLI::App& app, int& exit_code);
 void register_receive_commands(CLI::App& app, int& exit_code);
 void register_run_commands(CLI::App& app, int& exit_code);  // run, list, explain
+void register_guide_commands(CLI::App& app, int& exit_code);
 
 }  // namespace mailsim::cli

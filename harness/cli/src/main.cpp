@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   mailsim::cli::register_dns_commands(app, exit_code);
   mailsim::cli::register_receive_commands(app, exit_code);
   mailsim::cli::register_run_commands(app, exit_code);
+  mailsim::cli::register_guide_commands(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -482,10 +482,15 @@ GuideCheck check_guide(const ParsedGuide& guide, const GuideOptions& options) {
       else
         fixed = rec + " ip4:" + n.ip;
       b.find(Severity::error, "spf.server-not-covered", spf[0]->src, 0,
-             fmt::format("SPF for {} gives {} for the server's own address {} ({}): no "
-                         "mechanism of `{}` matches it, so mail the server sends fails SPF",
+             fmt::format("SPF for {} gives {} for the server's own address {}: {} ({}), so "
+                         "mail the server sends does not pass SPF",
                          zone, auth::to_string(res.result), n.ip,
-                         res.cause.empty() ? "mechanism " + res.mechanism : res.cause, rec),
+                         res.is(auth::Result::fail) || res.is(auth::Result::softfail) ||
+                                 res.is(auth::Result::neutral)
+                             ? fmt::format("no mechanism of `{}` before `{}` matches it", rec,
+                                           res.mechanism.empty() ? "all" : res.mechanism)
+                             : fmt::format("`{}` cannot be evaluated inside the guide's own records", rec),
+                         res.cause),
              "RFC 7208 §5, §2.6", fmt::format("write the value as `{}`", fixed));
     }
   }
@@ -662,8 +667,14 @@ int blame_line(const GuideCheck& check, std::string_view check_name) {
     return 0;
   }
   if (check_name == "iprev" || check_name == "helo" || check_name == "ptr") {
-    if (check.guide.rdns) return check.guide.rdns->line;
-    return line_of(n.mx_host, RrType::A, "");
+    if (!check.guide.rdns) return line_of(n.mx_host, RrType::A, "");
+    // FCrDNS needs the PTR name's A record too (RFC 8601 §3): with none in the tables, the
+    // row to fix is the MX row that names the host (the A row belongs beside it).
+    std::string target = world::canonical_name(check.guide.rdns->target);
+    target = replace_all_ci(target, n.guide_domain, n.domain);
+    if (line_of(target, RrType::A, "") == 0)
+      if (int mx = line_of(n.domain, RrType::MX, "")) return mx;
+    return check.guide.rdns->line;
   }
   // dns / smtp / tls / sut / connect: where senders find the server.
   int mx = line_of(n.domain, RrType::MX, "");

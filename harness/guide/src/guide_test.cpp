@@ -155,6 +155,9 @@ Set the rDNS of 203.0.113.9 to mx.broken.test.
   ASSERT_NE(finding(c, "rdns.not-forward-confirmed"), nullptr);
   EXPECT_EQ(finding(c, "rdns.not-forward-confirmed")->line, 8);
   EXPECT_NE(finding(c, "dkim.missing"), nullptr);
+  // A run's iprev failure is blamed on the MX row (its host has no A), not on the rDNS step.
+  EXPECT_EQ(blame_line(c, "iprev"), 5);
+  EXPECT_EQ(blame_line(c, "spf"), 6);
 }
 
 TEST(GuideCheck, SpfWithoutAMechanismForTheServer) {

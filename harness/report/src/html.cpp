@@ -151,6 +151,20 @@ HtmlZones zones_of(const run::Scenario& scenario) {
   return {world::guide_baseline(scenario.baseline).to_zone_text(), scenario.world.to_zone_text()};
 }
 
+std::map<std::string, HtmlZones> zones_of(const std::vector<run::Scenario>& scenarios) {
+  std::map<std::string, HtmlZones> out;
+  for (const auto& s : scenarios) out[s.name] = zones_of(s);
+  return out;
+}
+
+std::string render_run_html(const RunReport& report, const std::vector<run::Scenario>& scenarios) {
+  HtmlOptions options;
+  options.title = report.scenarios.size() == 1 ? "mailsim — " + report.scenarios[0].name
+                                               : fmt::format("mailsim run — {} scenarios", report.scenarios.size());
+  options.zones = zones_of(scenarios);
+  return render_html(report, options);
+}
+
 std::string render_html(const RunReport& report, const HtmlOptions& options) {
   std::ostringstream o;
   auto cols = columns(report);

@@ -51,6 +51,12 @@ std::string render_html(const RunReport& report, const HtmlOptions& options = {}
 // The zones of a scenario: guide_baseline(scenario.baseline) against scenario.world — so
 // `mailsim run --html` shows each breakage as the records it changed.
 HtmlZones zones_of(const run::Scenario& scenario);
+// The same for every scenario of a run, keyed by name (HtmlOptions::zones).
+std::map<std::string, HtmlZones> zones_of(const std::vector<run::Scenario>& scenarios);
+
+// What `mailsim run/explain --html FILE` writes: the page for a run of `scenarios`, titled
+// after the run, with each scenario's record diff.
+std::string render_run_html(const RunReport& report, const std::vector<run::Scenario>& scenarios);
 
 // One line per record that differs: "- <zone line>" for removed, "+ <zone line>" for added,
 // in the order of the actual zone text (removed ones first, in baseline order).
