@@ -151,7 +151,6 @@ struct FakeDnsServer::Impl {
   std::set<std::shared_ptr<tcp::socket>> connections;
 
   void close_all() {
-    error_code ignored;
     if (udp_socket) {
       asio::post(udp_socket->get_executor(), [s = udp_socket.get()] {
         error_code e;
