@@ -2,6 +2,8 @@
 // skipped when absent) and over small synthetic English guides.
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 
 #include <gtest/gtest.h>
 
@@ -119,6 +121,24 @@ TEST(GuideCheck, FoundingGuideWithTheReadersOwnNames) {
   ASSERT_EQ(dmarc.size(), 1u);
   EXPECT_NE(dmarc[0].text().find("postmaster@reader.test"), std::string::npos);
   EXPECT_EQ(c.errors(), 0) << ids(c);
+}
+
+TEST(GuideCheck, FoundingGuideWithoutItsARowIsBlamedOnTheMxRow) {
+  auto path = founding_guide();
+  if (!std::filesystem::exists(path)) GTEST_SKIP() << "founding guide not found at " << path;
+  std::ifstream in(path);
+  std::string md((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // The A row (line 36) names `www` instead of `mx` — an easy slip; line numbers stay.
+  auto a = md.find("| A        | mx ");
+  ASSERT_NE(a, std::string::npos);
+  md.replace(a, 16, "| A        | www");
+  auto c = check_guide(parse_guide(md, "broken.md"), {"", "12.34.56.78", ""});
+  const auto* f = finding(c, "mx.no-a");
+  ASSERT_NE(f, nullptr) << ids(c);
+  EXPECT_EQ(f->line, 37);  // | MX | @ | mx.nodeseek.com | 优先级 10 |
+  EXPECT_NE(f->fix.find("A | mx | 12.34.56.78"), std::string::npos);
+  EXPECT_NE(finding(c, "rdns.not-forward-confirmed"), nullptr);
+  EXPECT_EQ(blame_line(c, "iprev"), 37);
 }
 
 TEST(GuideCheck, GoodEnglishGuideHasNoErrors) {
