@@ -112,6 +112,7 @@ int check(const GuideFlags& flags) {
   rep.seed = flags.seed;
   rep.sut = flags.sut;
   run::Scenario scenario = guide::guide_scenario(c, "guide");
+  std::vector<report::HtmlNote> blames;  // each miss of the run, on its guide line
   if (!flags.no_run) {
     run::RunOptions o;
     o.seed = flags.seed;
@@ -137,6 +138,11 @@ int check(const GuideFlags& flags) {
                  out.reply ? " " + score::reply_summary(*out.reply) : "", chk, where(c, line));
       if (auto row = row_at(c, line); !row.empty()) fmt::print("    {}\n", row);
       if (out.fix) fmt::print("    fix: {}\n", out.fix->text);
+      blames.push_back({"run", fmt::format("{} {}: {}", score::to_string(out.direction), out.persona,
+                                           score::to_string(out.disposition)),
+                        where(c, line), row_at(c, line),
+                        fmt::format("{} failed{}", chk, out.reply ? ": " + score::reply_summary(*out.reply) : ""),
+                        out.fix ? out.fix->reference : "", out.fix ? out.fix->text : ""});
     }
     fmt::print("a reader following the guide gets {}\n",
                rep.passed() ? "inbox everywhere" : "NOT inbox everywhere (see above)");
@@ -156,6 +162,7 @@ int check(const GuideFlags& flags) {
     for (const auto& f : c.findings)
       h.notes.push_back({std::string(guide::to_string(f.severity)), f.id, where(c, f.line), f.row, f.text,
                          f.reference, f.fix});
+    h.notes.insert(h.notes.end(), blames.begin(), blames.end());
     // The diff against the reference setup (the founding guide with the reader's names).
     h.zones["guide"] = {world::guide_baseline(scenario.baseline).to_zone_text(), c.world.to_zone_text()};
     if (rep.scenarios.empty()) {
