@@ -52,6 +52,7 @@ score::Evidence evidence_from_probe(const run::Scenario& scenario, const run::Ru
   e.sut_host = scenario.baseline.mx_label.empty()
                    ? scenario.baseline.domain
                    : scenario.baseline.mx_label + "." + scenario.baseline.domain;
+  e.server_ip = scenario.baseline.server_ipv4;
   if (e.direction == score::Direction::outbound) e.client_ip = scenario.baseline.server_ipv4;
 
   if (!probe.error.empty()) {

@@ -22,7 +22,7 @@ const std::vector<FixRule>& fix_table() {
        "start the mail server and let it listen on port 25 at {target_ip}",
        "RFC 5321 §4.5.4.1"},
       {"no-mx", "sut", "no_mx", "",
-       "publish `MX @ {sut_host}` (priority 10) and `A {host_label} {client_ip}` for {domain}",
+       "publish `MX @ {sut_host}` (priority 10) and `A {host_label} {server_ip}` for {domain}",
        "posteio-guide §2; RFC 5321 §5.1"},
       {"dns-failure", "sut", "dns_failure", "",
        "make your DNS provider answer for {domain}: its nameservers fail (SERVFAIL/timeout)",

@@ -329,6 +329,7 @@ Outcome score_probe(const Evidence& e, const std::vector<FixRule>& table) {
                       {"sut_host", e.sut_host},
                       {"host_label", host_label(e.sut_host, e.domain)},
                       {"client_ip", e.client_ip},
+                      {"server_ip", e.server_ip},
                       {"target_ip", e.sender.target_ip},
                       {"target_host", e.sender.target_host}};
     o.fix = find_fix(o.findings, vars, table);

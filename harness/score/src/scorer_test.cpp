@@ -121,6 +121,22 @@ TEST(Scorer, InboundToProxiedMxNamesTheProxy) {
   EXPECT_EQ(o.fix->text, "in your DNS panel, set the cloud icon of `mx` to DNS only");
 }
 
+// Inbound, the receiver saw a remote sender's address: the fix must name the server's own.
+TEST(Scorer, InboundNoMxFixNamesTheServerAddress) {
+  Evidence e;
+  e.direction = Direction::inbound;
+  e.persona = "gmail";
+  e.domain = "nodeseek.com";
+  e.sut_host = "mx.nodeseek.com";
+  e.server_ip = "12.34.56.78";
+  e.sender.failure = SenderFailure::no_mx;
+  Outcome o = score_probe(e);
+  ASSERT_TRUE(o.fix);
+  EXPECT_EQ(o.fix->id, "no-mx");
+  EXPECT_EQ(o.fix->text,
+            "publish `MX @ mx.nodeseek.com` (priority 10) and `A mx 12.34.56.78` for nodeseek.com");
+}
+
 TEST(Scorer, DeferredAfterRetries) {
   Evidence e;
   e.persona = "yahoo";

@@ -18,7 +18,7 @@ struct FixRule {
   std::string result;     // the Finding::result it applies to; "" = any
   std::string pattern;    // ECMAScript regex, case-insensitive, searched in the finding text;
                           // "" = any. Capture groups are available as {1}, {2}… in `fix`.
-  std::string fix;        // template: {domain} {sut_host} {host_label} {client_ip} {1} …
+  std::string fix;        // template: {domain} {sut_host} {host_label} {client_ip} {server_ip} {1} …
   std::string reference;  // RFC section or provider / guide page the advice rests on
 };
 

@@ -65,6 +65,7 @@ struct Evidence {
   std::string domain;     // "nodeseek.com"
   std::string sut_host;   // "mx.nodeseek.com"
   std::string client_ip;  // the address the receiver saw
+  std::string server_ip;  // the SUT's own (guide) address, in both directions
 };
 
 // Fills the receiver side of `evidence` from a ReceivingMta's record (checks, final reply,
