@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <functional>
 #include <map>
 
 #include "builtin.hpp"
@@ -64,9 +65,11 @@ struct ToyFabric {
 class BuiltinTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    // Distinct loopback block per test so sockets in TIME_WAIT never collide.
-    static int block = 0;
-    fabric.base = "127.201." + std::to_string(++block) + ".";
+    // A loopback block per test, derived from its name: ctest runs each test in its own
+    // process, in parallel, so a per-process counter would hand every test the same block.
+    std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    unsigned block = 1 + static_cast<unsigned>(std::hash<std::string>{}(name) % 200);
+    fabric.base = "127.201." + std::to_string(block) + ".";
     w.add_zone("nodeseek.com");
     w.add_zone("remote.test");
     w.add(make_a("mx.nodeseek.com", "12.34.56.78"));
