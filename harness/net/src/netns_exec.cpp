@@ -87,6 +87,8 @@ CommandResult run_command(const std::vector<std::string>& argv, std::string_view
 
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   char buf[4096];
+  int status = 0;
+  bool reaped = false;
   for (;;) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
@@ -103,11 +105,16 @@ CommandResult run_command(const std::vector<std::string>& argv, std::string_view
       if (n <= 0) break;  // EOF: every writer closed
       if (result.output.size() < kMaxOutput)
         result.output.append(buf, static_cast<std::size_t>(n));
+      continue;
+    }
+    // A daemon the program started (postfix start → master) may keep our pipe open for
+    // ever: once the child itself has exited and the pipe is quiet, we are done.
+    if (r == 0 && ::waitpid(pid, &status, WNOHANG) == pid) {
+      reaped = true;
+      break;
     }
   }
-  int status = 0;
-  // A daemon that kept our pipe open does not block us: the child itself is waited for.
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  while (!reaped && ::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   if (!result.timed_out && WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
   return result;

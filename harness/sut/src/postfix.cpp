@@ -99,6 +99,7 @@ disable_vrfy_command = yes
 smtputf8_enable = no
 # The mail log without syslog (Postfix ≥ 3.4: postlogd).
 maillog_file = {d}/maillog
+maillog_file_prefixes = {d}
 # DKIM signing by OpenDKIM as a milter (guide §6). A signer that is down holds mail back
 # instead of sending it unsigned.
 smtpd_milters = inet:127.0.0.1:8891
@@ -193,7 +194,7 @@ class PostfixSut final : public Sut {
     if (!::mkdtemp(tmpl)) throw SutError("postfix: cannot create a run directory in /tmp");
     dir_ = tmpl;
     fs::permissions(dir_, fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec);
-    for (auto sub : {"config", "tls", "dkim", "mail", "data"}) fs::create_directories(dir_ / sub);
+    for (auto sub : {"config", "tls", "dkim", "mail", "data", "queue"}) fs::create_directories(dir_ / sub);
     if (!ctx.tls.empty()) {
       write_file(dir_ / "tls" / "server.pem", ctx.tls.server_cert_pem);
       write_file(dir_ / "tls" / "server.key", ctx.tls.server_key_pem,
@@ -256,6 +257,9 @@ class PostfixSut final : public Sut {
     write_file(dir_ / "config" / "main.cf", postfix_main_cf(pc));
     write_file(dir_ / "config" / "master.cf", postfix_master_cf());
     ::chown(dir_.c_str(), 0, 0);
+    if (struct passwd* pw = ::getpwnam("postfix")) {
+      ::chown((dir_ / "data").c_str(), pw->pw_uid, pw->pw_gid);
+    }
     if (struct passwd* pw = ::getpwnam("nobody")) {
       ::chown((dir_ / "mail").c_str(), pw->pw_uid, pw->pw_gid);
     }
@@ -316,8 +320,10 @@ class PostfixSut final : public Sut {
     if (pos == std::string::npos) throw SutError("postfix: no queue id in '" + text + "'");
     std::string id = text.substr(pos + 10);
     id = id.substr(0, id.find_first_of(" \r\n"));
-    std::lock_guard lock(mu_);
-    submissions_.push_back(id);
+    {
+      std::lock_guard lock(mu_);
+      submissions_.push_back(id);
+    }
     log(fmt::format("postfix: queued {} for {}", id, fmt::join(sub.envelope.rcpt_to, ", ")));
     return id;
   }
