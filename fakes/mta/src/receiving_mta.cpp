@@ -262,7 +262,8 @@ class MtaSession : public smtp::SessionHandler {
     facts_.bulk = txn_.bulk;
     auto& r = shared_->resolver;
     auth::DkimVerifyOptions dkim_options;
-    dkim_options.now = shared_->config.now;
+    dkim_options.now =
+        shared_->config.clock ? std::optional(shared_->config.clock()) : shared_->config.now;
     txn_.checks.dkim =
         guarded<auth::DkimResult>([&] { return auth::verify_dkim(message, r, dkim_options); });
     auth::SpfResult spf = txn_.checks.spf.value_or(auth::SpfResult{});

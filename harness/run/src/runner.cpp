@@ -368,7 +368,7 @@ RunResult Runner::run_in_block(const Scenario& scenario, unsigned block) {
         config.listen_address = ep.address().to_string();
         config.port = ep.port();
         if (h.starttls) config.tls = stage.ca->server_context(h.name);
-        config.now = stage.clock->now();
+        config.clock = [clock = stage.clock.get()] { return clock->now(); };
         config.bulk = scenario.probes.message.bulk;
         config.client_address = virtual_of;
         config.command_timeout = io_timeout;

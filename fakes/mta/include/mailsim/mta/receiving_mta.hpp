@@ -31,8 +31,12 @@ struct MtaConfig {
   std::shared_ptr<boost::asio::ssl::context> tls;
   // DNSBL zones queried at connect (RFC 5782); empty = no block-list check.
   std::vector<std::string> dnsbl_zones = {"zen.spamhaus.org"};
-  // Fixed clock (seconds since the epoch) for DKIM x= expiry; nullopt = real time.
+  // Fixed clock (seconds since the epoch) for DKIM t=/x= checks; nullopt = real time.
   std::optional<std::int64_t> now;
+  // A moving simulated clock, read at each end of DATA; wins over `now` when set. The
+  // sender's queue advances the run's clock on retries, so a receiver with a frozen clock
+  // would see later signatures as "in the future" (RFC 6376 §3.5 t=).
+  std::function<std::int64_t()> clock;
   // Bulk detection: every message is bulk when `bulk`; otherwise a message is bulk when it
   // carries "Precedence: bulk" / "Precedence: list" (RFC 2076 §3.9) or "X-Mailsim-Bulk: yes".
   bool bulk = false;
