@@ -9,6 +9,7 @@
 #include "mailsim/auth/dnsbl.hpp"
 #include "mailsim/auth/helo.hpp"
 #include "mailsim/auth/iprev.hpp"
+#include "mailsim/auth/mx.hpp"
 #include "mailsim/auth/spf.hpp"
 #include "mailsim/auth/tls.hpp"
 
@@ -26,6 +27,8 @@ struct CheckSet {
   std::optional<DkimResult> dkim;
   std::optional<DmarcResult> dmarc;
   std::optional<ContentResult> content;
+  // End of DATA: can the RFC5322.From domain receive mail (MX / implicit MX, RFC 5321 §5.1)?
+  std::optional<MxResult> mx;
 };
 
 // RFC 8601 Authentication-Results field ("Authentication-Results: mx.google.com; spf=pass
