@@ -143,6 +143,7 @@ std::vector<std::string> split_personas(const std::vector<std::string>& raw) {
 struct RunFlags {
   std::vector<std::string> paths;
   std::string sut = "builtin";
+  std::string fabric = "loopback";  // --fabric (run only): loopback | netns
   std::vector<std::string> personas_raw;
   unsigned jobs = 0;
   std::string shard;
@@ -306,6 +307,7 @@ report::RunReport run_scenarios(std::vector<run::Scenario> scenarios, const RunF
       o.jobs = 1;
       o.run_index = static_cast<unsigned>(i);  // its own 127.N block
       o.sut = flags.sut;
+      o.fabric = flags.fabric;
       o.cancel = &watcher.flag();
       run::RunResult result;
       if (watcher.interrupted()) {
@@ -381,6 +383,12 @@ void register_run_commands(CLI::App& app, int& exit_code) {
                       "Scenario files (*.yaml), folders of them, or catalog scenario names "
                       "(default: the whole catalog)");
   add_common_flags(run_cmd, *flags);
+  run_cmd->add_option("--fabric", flags->fabric,
+                      "How the world is realized: loopback (default, no root) or netns (a "
+                      "network namespace per world host; root; required by --sut postfix and "
+                      "--sut haraka)")
+      ->default_val("loopback")
+      ->check(CLI::IsMember(run::fabric_kinds()));
   run_cmd->add_option("--jobs,-j", flags->jobs,
                       "Scenarios run in parallel, each in its own 127.N block (default: CPUs)");
   run_cmd->add_option("--shard", flags->shard,
@@ -394,6 +402,12 @@ void register_run_commands(CLI::App& app, int& exit_code) {
   run_cmd->callback([flags, &exit_code] {
     exit_code = guarded([&] {
       auto personas = split_personas(flags->personas_raw);
+      // A SUT/fabric mismatch or a machine without netns is a usage error, found before any
+      // scenario runs (fast and clear, issue 8).
+      if (auto why = run::fabric_problem(flags->fabric, flags->sut); !why.empty()) {
+        fmt::print(stderr, "mailsim: {}\n", why);
+        return kExitUsage;
+      }
       auto scenarios = resolve_scenarios(flags->paths);
       auto html_scenarios = flags->html.empty() ? std::vector<run::Scenario>{} : scenarios;
       auto rep = run_scenarios(std::move(scenarios), *flags, personas, !flags->quiet);

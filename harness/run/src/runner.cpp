@@ -4,12 +4,14 @@
 #include <algorithm>
 #include <chrono>
 #include <charconv>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <set>
 #include <stdexcept>
 #include <thread>
+#include <unistd.h>
 #include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange
 
 #include <fmt/core.h>
@@ -18,6 +20,7 @@
 #include "mailsim/dns/server.hpp"
 #include "mailsim/mta/receiving_mta.hpp"
 #include "mailsim/net/loopback_fabric.hpp"
+#include "mailsim/net/netns_fabric.hpp"
 #include "mailsim/run/scenario.hpp"
 #include "mailsim/smtp/client.hpp"
 #include "mailsim/smtp/test_ca.hpp"
@@ -108,11 +111,22 @@ std::string probe_message(const MessageShape& shape, const std::string& from,
   return m;
 }
 
+// Real MTAs run as programs that need the world's own addresses: only the netns fabric
+// gives them those (docs/real-mtas.md).
+bool is_real_mta(std::string_view sut) { return sut == "postfix" || sut == "haraka"; }
+
+// How a TCP connection from a world host goes: the loopback fabric's or the netns fabric's
+// dial (the latter identity addresses, predicted from the same policy nftables enforces).
+using DialFn = std::function<net::Dial(std::string_view, std::string_view, std::uint16_t)>;
+
 // Everything one run starts, torn down in reverse order by the destructor — on success,
 // on an exception and on cancellation alike.
 struct Stage {
   std::shared_ptr<world::World> world;
   std::unique_ptr<net::LoopbackFabric> fabric;
+  // netns fabric: destroyed after every actor below has stopped (members go in reverse),
+  // and its teardown kills whatever is still running in the namespaces.
+  std::unique_ptr<net::NetnsFabric> netns;
   std::unique_ptr<dns::FakeDnsServer> dns;
   std::unique_ptr<smtp::TestCa> ca;
   std::vector<std::unique_ptr<dns::Resolver>> resolvers;  // one per actor, all wire
@@ -132,9 +146,10 @@ struct Stage {
 // a real provider's MTA would, through the world's DNS and the fabric.
 sut::DeliveryAttempt deliver_inbound(const world::Host& sender, const std::string& domain,
                                      const ProbeResult& probe, const MessageShape& shape,
-                                     const net::LoopbackFabric& fabric, dns::Resolver& resolver,
-                                     std::int64_t now, std::uint64_t probe_no,
-                                     std::uint64_t seed, std::uint32_t io_timeout_ms) {
+                                     const DialFn& dial_fn, bool sealed_namespace,
+                                     dns::Resolver& resolver, std::int64_t now,
+                                     std::uint64_t probe_no, std::uint64_t seed,
+                                     std::uint32_t io_timeout_ms) {
   sut::DeliveryAttempt a;
   a.recipient_domain = domain;
   a.recipients = {probe.to};
@@ -169,7 +184,7 @@ sut::DeliveryAttempt deliver_inbound(const world::Host& sender, const std::strin
   for (const auto& [mx_host, address] : targets) {
     a.mx_host = mx_host;
     a.address = address;
-    net::Dial dial = fabric.dial(sender.addresses.front(), address, 25);
+    net::Dial dial = dial_fn(sender.addresses.front(), address, 25);
     if (!dial.ok()) {
       a.connect_error = to_route(dial).error;
       continue;
@@ -178,6 +193,7 @@ sut::DeliveryAttempt deliver_inbound(const world::Host& sender, const std::strin
     opts.host = dial.remote_wire;
     opts.port = dial.remote_port;
     opts.bind_address = dial.local_wire;
+    opts.in_sealed_namespace = sealed_namespace;
     opts.helo_name = sender.name;
     opts.tls = sender.starttls ? smtp::TlsMode::opportunistic : smtp::TlsMode::never;
     opts.connect_timeout = std::chrono::milliseconds(io_timeout_ms);
@@ -199,6 +215,28 @@ sut::DeliveryAttempt deliver_inbound(const world::Host& sender, const std::strin
 }
 
 }  // namespace
+
+const std::vector<std::string>& fabric_kinds() {
+  static const std::vector<std::string> kinds = {"loopback", "netns"};
+  return kinds;
+}
+
+std::string fabric_problem(std::string_view fabric, std::string_view sut) {
+  if (fabric != "loopback" && fabric != "netns")
+    return fmt::format("unknown fabric '{}' (known: loopback, netns)", fabric);
+  if (fabric == "loopback" && is_real_mta(sut))
+    return fmt::format(
+        "--sut {} runs a real MTA, which needs the world's own addresses: add --fabric netns "
+        "(a network namespace per world host; needs root, ip and nft — docs/netns.md)",
+        sut);
+  if (fabric == "netns" && !is_real_mta(sut))
+    return fmt::format(
+        "--sut {} does not run on --fabric netns: only the real MTAs (postfix, haraka) do; "
+        "use the default loopback fabric for it",
+        sut);
+  if (fabric == "netns") return net::netns_unavailable_reason();
+  return {};
+}
 
 std::string_view to_string(Direction direction) {
   return direction == Direction::outbound ? "outbound" : "inbound";
@@ -254,6 +292,11 @@ Runner::Runner(RunOptions options) : options_(std::move(options)) {
   }
   if (options_.shard.count == 0 || options_.shard.index >= options_.shard.count)
     throw std::invalid_argument("shard index must be below shard count");
+  // The pairing only; whether netns works here is found when a run builds its fabric.
+  if (options_.fabric != "loopback" && options_.fabric != "netns")
+    throw std::invalid_argument(fabric_problem(options_.fabric, options_.sut));
+  if ((options_.fabric == "netns") != is_real_mta(options_.sut))
+    throw std::invalid_argument(fabric_problem(options_.fabric, options_.sut));
 }
 
 Runner::~Runner() = default;
@@ -321,15 +364,53 @@ RunResult Runner::run_in_block(const Scenario& scenario, unsigned block) {
 
   Stage stage;
   try {
-    // 1. The world on the loopback fabric, in this run's own 127.N/16 block.
+    // 1. The world on the loopback fabric, in this run's own 127.N/16 block — or on the
+    //    netns fabric, a namespace per host carrying the real virtual addresses.
     stage.world = std::make_shared<world::World>(scenario.world);
     const world::World& w = *stage.world;
-    stage.fabric = std::make_unique<net::LoopbackFabric>(w, net::FabricOptions{block, 20000});
-    net::LoopbackFabric& fabric = *stage.fabric;
-    note(fmt::format("fabric: {} hosts in {}", w.hosts().size(), fabric.block()));
-    auto virtual_of = [&fabric](const boost::asio::ip::tcp::endpoint& peer) {
+    const bool on_netns = options_.fabric == "netns";
+    net::LoopbackFabric* loop = nullptr;
+    net::NetnsFabric* netns = nullptr;
+    if (on_netns) {
+      // Names carry our pid ("mailsim-p<pid>-<N>-h<i>"): two mailsim processes (two ctests)
+      // never share namespaces, nor clear each other's as "leftovers".
+      stage.netns = std::make_unique<net::NetnsFabric>(
+          w, net::NetnsOptions{block, fmt::format("mailsim-p{}", ::getpid())});
+      netns = stage.netns.get();
+      note(fmt::format("fabric: netns, {} hosts in namespaces {}*", w.hosts().size(),
+                       netns->prefix()));
+    } else {
+      stage.fabric = std::make_unique<net::LoopbackFabric>(w, net::FabricOptions{block, 20000});
+      loop = stage.fabric.get();
+      note(fmt::format("fabric: {} hosts in {}", w.hosts().size(), loop->block()));
+    }
+    auto virtual_of = [loop](const boost::asio::ip::tcp::endpoint& peer) {
       std::string wire = peer.address().to_string();
-      return fabric.virtual_for(wire).value_or(wire);
+      return loop ? loop->virtual_for(wire).value_or(wire) : wire;  // netns: identity
+    };
+    const DialFn dial_fn = [loop, netns](std::string_view from, std::string_view to,
+                                         std::uint16_t port) {
+      return loop ? loop->dial(from, to, port) : netns->dial(from, to, port);
+    };
+    // Where a host (name or address) listens: its wire alias on loopback, its own (first
+    // or given) virtual address on netns.
+    auto listen_on = [&](std::string_view host, std::uint16_t port) -> boost::asio::ip::tcp::endpoint {
+      if (loop) return loop->listen_endpoint(host, port);
+      for (const auto& h : w.hosts())
+        for (const auto& a : h.addresses)
+          if (a == host) return {boost::asio::ip::make_address(a), port};
+      const world::Host* h = w.host(host);
+      if (!h || h->addresses.empty())
+        throw std::runtime_error(fmt::format("no host '{}' with an address in the world", host));
+      return {boost::asio::ip::make_address(h->addresses.front()), port};
+    };
+    // Starts an actor: on netns on a thread inside the host's namespace, so its sockets
+    // (and the threads it starts) live there (NetnsFabric::run_in).
+    auto start_in = [&](const std::string& host, auto&& start) {
+      if (netns)
+        netns->run_in(host, start);
+      else
+        start();
     };
 
     // 2. The fake DNS: the only resolver anyone in the world can reach.
@@ -337,17 +418,22 @@ RunResult Runner::run_in_block(const Scenario& scenario, unsigned block) {
     if (!dns_host) dns_host = host_with_role(w, world::HostRole::dns);
     if (!dns_host || dns_host->addresses.empty())
       throw std::runtime_error("the world has no DNS host (role dns) to serve its zones from");
-    auto dns_endpoint = fabric.listen_endpoint(dns_host->name, 53);
+    auto dns_endpoint = listen_on(dns_host->name, 53);
     dns::ServerOptions dns_options;
     dns_options.address = dns_endpoint.address().to_string();
     dns_options.port = dns_endpoint.port();
+    dns_options.in_sealed_namespace = on_netns;
     stage.dns = std::make_unique<dns::FakeDnsServer>(stage.world, dns_options);
-    stage.dns->start();
+    start_in(dns_host->name, [&] { stage.dns->start(); });
     note(fmt::format("dns: {} serving {} zones on {}:{}", dns_host->name, w.zones().size(),
                      dns_options.address, stage.dns->port()));
     auto wire_resolver = [&]() -> dns::Resolver& {
+      // On netns the fake DNS is reachable only from inside the world's namespaces: these
+      // resolvers are used by actors running there (receivers, the inbound sender).
       stage.resolvers.push_back(
-          dns::make_wire_resolver(dns_options.address, stage.dns->port(), io_timeout));
+          on_netns ? dns::make_namespace_wire_resolver(dns_options.address, stage.dns->port(),
+                                                       io_timeout)
+                   : dns::make_wire_resolver(dns_options.address, stage.dns->port(), io_timeout));
       return *stage.resolvers.back();
     };
 
@@ -361,7 +447,7 @@ RunResult Runner::run_in_block(const Scenario& scenario, unsigned block) {
       // One listener per address of the host: a dual-stack MX (gmail, outlook) is reached
       // on its IPv6 alias by a SUT that prefers AAAA.
       for (const auto& address : h.addresses) {
-        auto ep = fabric.listen_endpoint(address, 25);
+        auto ep = listen_on(address, 25);
         mta::MtaConfig config;
         config.persona = h.persona;
         config.host = h.name;
@@ -372,8 +458,9 @@ RunResult Runner::run_in_block(const Scenario& scenario, unsigned block) {
         config.bulk = scenario.probes.message.bulk;
         config.client_address = virtual_of;
         config.command_timeout = io_timeout;
+        config.in_sealed_namespace = on_netns;
         auto mta = std::make_unique<mta::ReceivingMta>(config, wire_resolver());
-        mta->start();
+        start_in(h.name, [&] { mta->start(); });
         stage.receivers[h.persona].push_back(std::move(mta));
       }
     }
@@ -391,16 +478,22 @@ RunResult Runner::run_in_block(const Scenario& scenario, unsigned block) {
     ctx.resolver = &wire_resolver();
     ctx.dns_server = {dns_options.address, stage.dns->port()};
     ctx.host_name = sut_host->name;
-    ctx.dial = [&fabric](std::string_view from, std::string_view to, std::uint16_t port) {
-      return to_route(fabric.dial(from, to, port));
+    ctx.dial = [dial_fn](std::string_view from, std::string_view to, std::uint16_t port) {
+      return to_route(dial_fn(from, to, port));
     };
-    ctx.listen = [&fabric](std::string_view host, std::uint16_t port) {
-      auto ep = fabric.listen_endpoint(host, port);
+    ctx.listen = [listen_on](std::string_view host, std::uint16_t port) {
+      auto ep = listen_on(host, port);
       return sut::Endpoint{ep.address().to_string(), ep.port()};
     };
-    ctx.virtual_for = [&fabric](std::string_view wire) {
-      return fabric.virtual_for(wire).value_or(std::string{});
+    ctx.virtual_for = [loop](std::string_view wire) {
+      return loop ? loop->virtual_for(wire).value_or(std::string{}) : std::string(wire);
     };
+    if (netns) {
+      // The real MTA runs in its host's namespace and resolves through resolv.conf, which
+      // names only the fake DNS (the seal, docs/netns.md).
+      ctx.netns = netns->ns_for(sut_host->name);
+      netns->write_resolv_conf(sut_host->name, dns_options.address);
+    }
     // tls.off (Host::starttls false): no certificate, so the SUT neither offers STARTTLS
     // inbound nor uses it outbound — the guide's certificate step never happened.
     ctx.starttls = sut_host->starttls;
@@ -498,9 +591,23 @@ RunResult Runner::run_in_block(const Scenario& scenario, unsigned block) {
         if (!sender || sender->addresses.empty())
           throw std::runtime_error(fmt::format("the world has no sender host for {}", persona));
         std::size_t stored_before = stage.sut->mailbox(postmaster).size();
-        sut::DeliveryAttempt a = deliver_inbound(*sender, domain, probe, scenario.probes.message,
-                                                 fabric, wire_resolver(), stage.clock->now(),
-                                                 ++probe_no, result.seed, options_.io_timeout_ms);
+        dns::Resolver& sender_resolver = wire_resolver();
+        const std::uint64_t no = ++probe_no;
+        auto deliver = [&] {
+          return deliver_inbound(*sender, domain, probe, scenario.probes.message, dial_fn,
+                                 on_netns, sender_resolver, stage.clock->now(), no, result.seed,
+                                 options_.io_timeout_ms);
+        };
+        // On netns the remote sender speaks from inside its own host's namespace: the
+        // world's addresses exist only there.
+        sut::DeliveryAttempt a = netns ? netns->run_in(sender->name, deliver) : deliver();
+        if (netns && a.outcome == sut::AttemptOutcome::delivered) {
+          // A real MTA files the message after its 250 (Postfix: queue → virtual(8)); wait
+          // for it, bounded.
+          const auto deadline = Clock::now() + io_timeout;
+          while (stage.sut->mailbox(postmaster).size() <= stored_before && Clock::now() < deadline)
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
         probe.state = a.outcome == sut::AttemptOutcome::delivered
                           ? sut::SubmissionState::delivered
                       : a.outcome == sut::AttemptOutcome::bounced ? sut::SubmissionState::bounced

@@ -3,7 +3,9 @@
 #include <fmt/core.h>
 
 #include "builtin.hpp"
+#include "mailsim/sut/haraka.hpp"
 #include "mailsim/sut/posteio.hpp"
+#include "mailsim/sut/postfix.hpp"
 
 namespace mailsim::sut {
 
@@ -29,14 +31,17 @@ std::string_view to_string(SubmissionState state) {
 }
 
 const std::vector<std::string>& sut_kinds() {
-  // postfix, haraka and posteio join here as their adapters land (DESIGN.md).
-  static const std::vector<std::string> kinds = {"builtin", "posteio"};
+  // postfix and haraka are real MTAs: they run only on the netns fabric (the runner and
+  // `mailsim run` say so when asked otherwise; docs/real-mtas.md).
+  static const std::vector<std::string> kinds = {"builtin", "haraka", "posteio", "postfix"};
   return kinds;
 }
 
 std::unique_ptr<Sut> make_sut(std::string_view kind) {
   if (kind == "builtin") return make_builtin_sut();
   if (kind == "posteio") return make_posteio_sut();  // options from MAILSIM_POSTEIO_*
+  if (kind == "postfix") return make_postfix_sut();
+  if (kind == "haraka") return make_haraka_sut();
   std::string choices;
   for (const auto& k : sut_kinds()) choices += (choices.empty() ? "" : ", ") + k;
   throw SutError(fmt::format("unknown setup under test '{}' (known: {})", kind, choices));

@@ -41,11 +41,22 @@ struct RunOptions {
   unsigned run_index = 0;
   Shard shard;                          // which scenarios of a run_all this process runs
   std::string sut = "builtin";          // which setup under test (sut::sut_kinds())
+  // How the world is realized (DESIGN.md "three fabrics"): "loopback" (127.N aliases, no
+  // root) or "netns" (a network namespace per host with the real virtual addresses; root;
+  // needed by the real MTAs "postfix" and "haraka", docs/netns.md).
+  std::string fabric = "loopback";
   std::uint32_t io_timeout_ms = 5000;   // real-time bound for each SMTP/DNS read
   // Optional external cancellation flag, checked between probes; request_stop() also
   // interrupts the SUT's queue.
   const std::atomic<bool>* cancel = nullptr;
 };
+
+// Fabrics the runner knows: "loopback", "netns".
+const std::vector<std::string>& fabric_kinds();
+// Why `sut` cannot run on `fabric`, or "": unknown fabric, a real MTA (postfix, haraka) off
+// the netns fabric, an in-process or container SUT on it, or netns unavailable here (not
+// root, no ip/nft — net::netns_unavailable_reason()). The CLI calls it to fail fast.
+std::string fabric_problem(std::string_view fabric, std::string_view sut);
 
 enum class Direction { outbound, inbound };
 std::string_view to_string(Direction direction);
