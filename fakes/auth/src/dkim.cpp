@@ -32,6 +32,14 @@ extern "C" {
 namespace mailsim::auth {
 namespace {
 
+// libopendkim's name for a status, never null: dkim_getresultstr() returns NULL for a code
+// missing from its own table, and fmt throws format_error on a null const char*, which
+// made verify_dkim throw on garbage signatures (found by mailsim_dkim_fuzz).
+std::string stat_text(DKIM_STAT status) {
+  const char* text = dkim_getresultstr(status);
+  return text ? std::string(text) : fmt::format("DKIM_STAT {}", static_cast<int>(status));
+}
+
 // What the key lookup saw for one key name, kept to explain key errors afterwards.
 struct KeyFetch {
   dns::DnsStatus status = dns::DnsStatus::nxdomain;
@@ -464,7 +472,7 @@ DkimResult verify_dkim(const Message& message, dns::Resolver& resolver,
   if (!dkim) {
     out.result = Result::temperror;
     out.cause = fmt::format("libopendkim could not start verification: {}.",
-                            dkim_getresultstr(status));
+                            stat_text(status));
     return out;
   }
   dkim_set_user_context(dkim.get(), &ctx);
@@ -497,7 +505,7 @@ DkimResult verify_dkim(const Message& message, dns::Resolver& resolver,
       what += fmt::format("{}{} → {}", what.empty() ? "" : ", ", name, to_string(fetch.status));
     out.cause = fmt::format("The DKIM key query failed temporarily ({}): temperror, a later "
                             "attempt may verify.",
-                            what.empty() ? dkim_getresultstr(status) : what);
+                            what.empty() ? stat_text(status) : what);
     return out;
   }
   if (out.signatures.empty()) {
@@ -506,7 +514,7 @@ DkimResult verify_dkim(const Message& message, dns::Resolver& resolver,
     const char* why = dkim_geterror(dkim.get());
     out.cause = fmt::format("The DKIM-Signature header could not be parsed: {} (RFC 6376 "
                             "§6.1.1: PERMFAIL).",
-                            why && *why ? why : dkim_getresultstr(status));
+                            why && *why ? why : stat_text(status));
     return out;
   }
   // RFC 6376 §6.1 / RFC 8601 §2.7.1: a message passes if any signature verifies; otherwise
@@ -555,7 +563,7 @@ std::string sign_dkim(const Message& message, const DkimKey& key,
   if (!dkim)
     throw std::runtime_error(fmt::format("sign_dkim: libopendkim refused the signing key for "
                                          "d={} s={}: {}",
-                                         key.domain, key.selector, dkim_getresultstr(status)));
+                                         key.domain, key.selector, stat_text(status)));
   for (const auto& h : message.headers) {
     std::string field = h.raw.empty() ? h.name + ": " + h.value : h.raw;
     dkim_header(dkim.get(), reinterpret_cast<u_char*>(field.data()), field.size());
@@ -568,7 +576,7 @@ std::string sign_dkim(const Message& message, const DkimKey& key,
     const char* why = dkim_geterror(dkim.get());
     throw std::runtime_error(fmt::format("sign_dkim: signing failed for d={} s={}: {}",
                                          key.domain, key.selector,
-                                         why && *why ? why : dkim_getresultstr(status)));
+                                         why && *why ? why : stat_text(status)));
   }
   const std::string prefix = "DKIM-Signature: ";
   u_char* value = nullptr;
@@ -576,7 +584,7 @@ std::string sign_dkim(const Message& message, const DkimKey& key,
   status = dkim_getsighdr_d(dkim.get(), prefix.size(), &value, &len);
   if (status != DKIM_STAT_OK || value == nullptr)
     throw std::runtime_error(fmt::format("sign_dkim: no signature header produced: {}",
-                                         dkim_getresultstr(status)));
+                                         stat_text(status)));
   // libopendkim folds with bare "\n\t"; a header field on the wire folds with CRLF.
   std::string raw(reinterpret_cast<const char*>(value), len);
   std::string header = prefix;
