@@ -437,7 +437,14 @@ RunResult Runner::run_in_block(const Scenario& scenario, unsigned block) {
       return *stage.resolvers.back();
     };
 
-    stage.clock = std::make_unique<sut::SimClock>();
+    // A real MTA stamps DKIM t= and Date: with the machine's clock, so on netns the
+    // receivers' clock starts at real time too (else every signature is "in the future",
+    // RFC 6376 §3.5) — the price is that such runs are not byte-for-byte reproducible.
+    stage.clock = on_netns ? std::make_unique<sut::SimClock>(
+                                 std::chrono::duration_cast<std::chrono::seconds>(
+                                     std::chrono::system_clock::now().time_since_epoch())
+                                     .count())
+                           : std::make_unique<sut::SimClock>();
     stage.ca = std::make_unique<smtp::TestCa>(fmt::format("mailsim-{}", result.seed));
 
     // 3. One ReceivingMta per persona host.
