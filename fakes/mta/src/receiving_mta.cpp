@@ -272,6 +272,11 @@ class MtaSession : public smtp::SessionHandler {
     txn_.checks.content =
         guarded<auth::ContentResult>([&] { return auth::check_content(message); });
     txn_.checks.tls = guarded<auth::CheckResult>([&] { return auth::check_tls(tls_); });
+    // Can the author's domain receive replies (RFC 5321 §5.1)? mail-tester's "we did not
+    // find a mail server" (docs/personas.md); only the From domain, once it is known.
+    if (!facts_.from_domain.empty())
+      txn_.checks.mx =
+          guarded<auth::MxResult>([&] { return auth::check_mx(facts_.from_domain, r); });
 
     personas::Verdict v = ask(Stage::data, checks(), txn_.hits);
     if (v.reply) return finish_now(Stage::data, *v.reply, v.disposition);
@@ -341,6 +346,7 @@ class MtaSession : public smtp::SessionHandler {
     c.dmarc = txn_.checks.dmarc;
     c.content = txn_.checks.content;
     c.tls = txn_.checks.tls;
+    c.mx = txn_.checks.mx;
     return c;
   }
 

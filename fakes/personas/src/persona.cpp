@@ -164,9 +164,17 @@ bool has_spam_hit(const std::vector<RuleHit>& hits) {
 }  // namespace
 
 double Persona::score(const std::vector<RuleHit>& fired) const {
+  if (model == ScoreModel::mailtester) {
+    // 10 − max(0, SpamAssassin total) − own deductions (points are shown flipped, so the
+    // SpamAssassin part is min(0, Σ) here); see own_rule_prefix.
+    double spamassassin = 0, own = 0;
+    for (const auto& h : fired)
+      (!own_rule_prefix.empty() && h.id.starts_with(own_rule_prefix) ? own : spamassassin) +=
+          h.points;
+    return std::clamp(start_score + std::min(spamassassin, 0.0) + own, 0.0, 10.0);
+  }
   double total = start_score;
   for (const auto& h : fired) total += h.points;
-  if (model == ScoreModel::mailtester) total = std::clamp(total, 0.0, 10.0);
   return total;
 }
 

@@ -70,6 +70,13 @@ auth::CheckSet good_checks() {
   auth::CheckResult tls;
   tls.result = Result::pass;
   c.tls = tls;
+  auth::MxResult mx;
+  mx.result = Result::pass;
+  mx.domain = "nodeseek.com";
+  mx.hosts = {{"mx.nodeseek.com", 10, {"12.34.56.78"}}};
+  mx.usable_host = "mx.nodeseek.com";
+  mx.usable_address = "12.34.56.78";
+  c.mx = mx;
   return c;
 }
 
@@ -552,16 +559,127 @@ TEST(Mailtester, NamesEveryDeduction) {
   c.dkim->result = Result::none;
   c.dmarc->result = Result::fail;
   c.dmarc->spf_aligned = c.dmarc->dkim_aligned = false;
+  c.mx->result = Result::fail;
+  c.content->body_length = 4;
   StageRun r = run("mailtester", c, good_facts());
   std::vector<std::string> ids;
   for (const auto& h : r.hits) ids.push_back(h.id);
   std::sort(ids.begin(), ids.end());
-  EXPECT_EQ(ids, (std::vector<std::string>{"DMARC_REJECT", "MT_NO_DKIM", "MT_SPF_FAILURE",
-                                           "RDNS_NONE", "SPF_FAIL"}));
-  EXPECT_NEAR(r.score, 10 - 1.274 - 0.919 - 1 - 1 - 1.797, 1e-9);
-  EXPECT_EQ(r.verdict.disposition, Disposition::spam);  // 4.01 < 5
+  EXPECT_EQ(ids, (std::vector<std::string>{"DMARC_REJECT", "MT_BODY_TOO_SHORT", "MT_NO_DKIM",
+                                           "MT_NO_MAIL_SERVER", "MT_SPF_FAILURE", "RDNS_NONE",
+                                           "SPF_FAIL"}));
+  EXPECT_NEAR(r.score, 10 - 1.274 - 0.919 - 1 - 1 - 1.797 - 3 - 0.5, 1e-9);
+  EXPECT_EQ(r.verdict.disposition, Disposition::spam);  // 0.51 < 5
   for (const auto& h : r.hits) EXPECT_LT(h.points, 0) << h.id;
-  EXPECT_NE(persona("mailtester").score_formula.find("10 - sum"), std::string::npos);
+  EXPECT_NE(persona("mailtester").score_formula.find("10 - max(0, sum"), std::string::npos);
+}
+
+// RFC 6376 §6.1: bad signatures and no good one = unsigned, so mail-tester's "not signed
+// with DKIM" applies to a truncated or unpublished key too.
+TEST(Mailtester, FailingDkimSignatureCountsAsNotSigned) {
+  auto c = good_checks();
+  c.dkim->result = Result::permerror;
+  c.dkim->signatures[0].result = Result::permerror;
+  StageRun r = run("mailtester", c, good_facts());
+  EXPECT_TRUE(r.fired("MT_NO_DKIM"));
+  EXPECT_TRUE(r.fired("DKIM_SIGNED"));
+  EXPECT_TRUE(r.fired("DKIM_INVALID"));
+  EXPECT_FALSE(r.fired("DKIM_VALID"));
+  EXPECT_NEAR(r.score, 10 - 0.1 - 0.1 + 0.001 + 0.001 - 1, 1e-9);  // SPF/DMARC pass remain
+
+  c.dkim->signatures[0].result = Result::fail;  // body hash or signature mismatch
+  EXPECT_TRUE(run("mailtester", c, good_facts()).fired("MT_NO_DKIM"));
+  c.dkim->signatures.clear();  // unsigned
+  c.dkim->result = Result::none;
+  r = run("mailtester", c, good_facts());
+  EXPECT_TRUE(r.fired("MT_NO_DKIM"));
+  EXPECT_FALSE(r.fired("DKIM_SIGNED"));
+  EXPECT_FALSE(run("mailtester", good_checks(), good_facts()).fired("MT_NO_DKIM"));
+}
+
+// RFC 7208 §2.6: fail/softfail/permerror/temperror leave the server unauthorized; §8.2:
+// neutral is treated exactly like none, which is not an SPF *failure*.
+TEST(Mailtester, SpfFailureMeansFailSoftfailPermerrorTemperror) {
+  for (Result res : {Result::fail, Result::softfail, Result::permerror, Result::temperror}) {
+    auto c = good_checks();
+    c.spf->result = res;
+    EXPECT_TRUE(run("mailtester", c, good_facts()).fired("MT_SPF_FAILURE")) << to_string(res);
+  }
+  for (Result res : {Result::pass, Result::neutral, Result::none}) {
+    auto c = good_checks();
+    c.spf->result = res;
+    EXPECT_FALSE(run("mailtester", c, good_facts()).fired("MT_SPF_FAILURE")) << to_string(res);
+  }
+}
+
+// SpamAssassin's negative points (DKIM_VALID…) bring its part to 0 at best; they do not buy
+// back the tester's own deductions: two v=spf1 records (permerror) with DKIM passing is 9.0,
+// not 9.2.
+TEST(Mailtester, SpamAssassinBonusDoesNotOffsetOwnDeductions) {
+  auto c = good_checks();
+  c.spf->result = Result::permerror;
+  StageRun r = run("mailtester", c, good_facts());
+  EXPECT_TRUE(r.fired("DKIM_VALID_AU"));
+  EXPECT_DOUBLE_EQ(r.score, 9.0);
+  // …while a positive SpamAssassin total is deducted in full, bonuses included.
+  c = good_checks();
+  c.iprev->result = Result::fail;
+  c.iprev->ptr_names.clear();
+  r = run("mailtester", c, good_facts());
+  EXPECT_NEAR(r.score, 10 - (1.274 + 0.1 - 0.1 - 0.1 - 0.1 - 0.001 - 0.001), 1e-9);
+}
+
+TEST(Mailtester, NoMailServerCostsThree) {
+  auto c = good_checks();
+  c.mx->result = Result::fail;
+  c.mx->usable_host.clear();
+  c.mx->hosts[0].addresses = {"104.21.48.10"};
+  StageRun r = run("mailtester", c, good_facts());
+  EXPECT_TRUE(r.fired("MT_NO_MAIL_SERVER"));
+  EXPECT_DOUBLE_EQ(r.score, 7.0);
+  c.mx->result = Result::permerror;
+  EXPECT_TRUE(run("mailtester", c, good_facts()).fired("MT_NO_MAIL_SERVER"));
+  c.mx->result = Result::temperror;  // nothing learned: no deduction
+  EXPECT_FALSE(run("mailtester", c, good_facts()).fired("MT_NO_MAIL_SERVER"));
+  c.mx.reset();  // not run (no From domain)
+  EXPECT_FALSE(run("mailtester", c, good_facts()).fired("MT_NO_MAIL_SERVER"));
+  // The corporate filter (SpamAssassin) has no such rule.
+  c = good_checks();
+  c.mx->result = Result::fail;
+  EXPECT_EQ(run("corporate", c, good_facts()).score,
+            run("corporate", good_checks(), good_facts()).score);
+}
+
+TEST(Mailtester, ShortBodyLosesHalfAPointEmptyBodyIsSpamAssassins) {
+  auto c = good_checks();
+  c.content->body_length = 4;  // "test"
+  StageRun r = run("mailtester", c, good_facts());
+  EXPECT_TRUE(r.fired("MT_BODY_TOO_SHORT"));
+  EXPECT_DOUBLE_EQ(r.score, 9.5);
+  EXPECT_EQ(r.verdict.disposition, Disposition::inbox);
+  c.content->body_length = 31;
+  EXPECT_TRUE(run("mailtester", c, good_facts()).fired("MT_BODY_TOO_SHORT"));
+  c.content->body_length = 32;
+  EXPECT_FALSE(run("mailtester", c, good_facts()).fired("MT_BODY_TOO_SHORT"));
+  c.content->body_length = 0;
+  c.content->empty_body = true;
+  r = run("mailtester", c, good_facts());
+  EXPECT_FALSE(r.fired("MT_BODY_TOO_SHORT"));
+  EXPECT_TRUE(r.fired("EMPTY_MESSAGE"));
+}
+
+// Postfix (mail-tester's and the corporate MTA) writes "unknown" in Received: unless the PTR
+// forward-confirms, and SpamAssassin reads that as no rDNS: a PTR that does not resolve back
+// (the Cloudflare-proxied mx host) fires RDNS_NONE just like a missing PTR.
+TEST(Mailtester, RdnsNoneWhenThePtrDoesNotForwardConfirm) {
+  auto c = good_checks();
+  c.iprev->result = Result::fail;  // PTR → mx.nodeseek.com → 104.21.48.10
+  c.iprev->verified_name.clear();
+  EXPECT_TRUE(run("mailtester", c, good_facts()).fired("RDNS_NONE"));
+  EXPECT_TRUE(run("corporate", c, good_facts()).fired("RDNS_NONE"));
+  c.iprev->result = Result::temperror;
+  EXPECT_TRUE(run("corporate", c, good_facts()).fired("RDNS_NONE"));
+  EXPECT_FALSE(run("corporate", good_checks(), good_facts()).fired("RDNS_NONE"));
 }
 
 // --- corporate ---------------------------------------------------------------------------

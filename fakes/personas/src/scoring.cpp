@@ -1,6 +1,7 @@
 // Score-based personas: "corporate" (a SpamAssassin-style filter) and "mailtester" (the
 // mail-tester.com /10 mark). Both share the SpamAssassin rule table below.
 #include <algorithm>
+#include <string>
 
 #include "rulebooks.hpp"
 
@@ -9,7 +10,18 @@ namespace {
 constexpr const char* kSa =
     "SpamAssassin rules/50_scores.cf (score set 1), spamassassin.apache.org";
 constexpr const char* kRspamd = "rspamd conf/actions.conf (reject = 15), rspamd.com";
-constexpr const char* kMt = "mail-tester.com observed deduction (formula not published)";
+constexpr const char* kMt =
+    "mail-tester.com observed deduction (providers.md; formula not published)";
+constexpr const char* kMtShort =
+    "mailsim choice: guide §8 says a too-short body may lose points (邮件内容过短可能扣分); "
+    "mail-tester.com publishes no threshold";
+
+// The mail-tester deduction for a very short body: fewer visible characters than a short
+// sentence ("test", "hello", "test email"). A mailsim choice, not a published rule: 0.5 keeps
+// a fully authenticated short message at 9.5 — the guide says the loss is acceptable "as long
+// as SPF, DKIM and DMARC all pass" (guide §8). An empty body is SpamAssassin's EMPTY_MESSAGE.
+constexpr std::size_t kShortBody = 32;
+constexpr double kShortBodyPoints = 0.5;
 
 using auth::Result;
 
@@ -27,6 +39,14 @@ bool helo_is(const RuleInput& in, bool auth::HeloResult::*flag) {
 }
 bool spf_helo_is(const RuleInput& in, Result r) {
   return in.checks.spf_helo && in.checks.spf_helo->is(r);
+}
+// The receiving Postfix writes "unknown" as the client name in its Received: header unless
+// the PTR name forward-confirms (postconf(5), reject_unknown_client_hostname: the address→
+// name lookup fails, the name→address lookup fails, or it does not match the client
+// address — temporary failures included); SpamAssassin reads "unknown" as no rDNS, so
+// RDNS_NONE fires for every iprev result but pass.
+bool no_verified_rdns(const RuleInput& in) {
+  return in.checks.iprev && !in.checks.iprev->is(Result::pass);
 }
 bool dmarc_fail_under(const RuleInput& in, std::string_view policy) {
   return pred::dmarc_is(in, Result::fail) && pred::dmarc_policy(in, policy);
@@ -51,8 +71,10 @@ std::vector<Rule> spamassassin_rules(double sign) {
   };
   return {
       r(
-          "RDNS_NONE", Stage::connect, "Delivered by a host with no rDNS",
-          [](const RuleInput& in) { return no_ptr(in); }, 1.274),
+          "RDNS_NONE", Stage::connect,
+          "Delivered by a host with no rDNS (no PTR, or a PTR that does not forward-confirm: "
+          "Postfix writes `unknown`)",
+          [](const RuleInput& in) { return no_verified_rdns(in); }, 1.274),
       r(
           "RCVD_IN_SBL", Stage::connect, "Received via a relay in Spamhaus SBL",
           [](const RuleInput& in) { return listed_on(in, "spamhaus", "SBL"); }, 2.596),
@@ -202,23 +224,55 @@ Persona mailtester_persona() {
   p.model = ScoreModel::mailtester;
   p.start_score = 10;
   p.spam_threshold = 5;
+  p.own_rule_prefix = "MT_";
   p.score_formula =
-      "score = clamp(10 - sum of SpamAssassin points (50_scores.cf, set 1, shown with flipped "
-      "sign) - 1 if not signed with DKIM - 1 if SPF fails (fail, softfail, neutral, temperror, "
-      "permerror), 0, 10); "
+      "score = clamp(10 - max(0, sum of SpamAssassin points (50_scores.cf, set 1, shown with "
+      "flipped sign)) - 1 if no DKIM signature passes - 1 if SPF fails (fail, softfail, "
+      "permerror, temperror) - 3 if the From domain has no reachable mail server (no MX/A, "
+      "null MX, or only Cloudflare proxy addresses) - 0.5 if the visible body is under " +
+      std::to_string(kShortBody) + " characters (mailsim choice), 0, 10); "
       "score < 5 -> spam (SpamAssassin's required_score 5 seen from 10), else inbox";
   p.rules = spamassassin_rules(-1);
+  // "SPF failure −1" (providers.md). RFC 7208 §2.6: fail and softfail say the host is (probably)
+  // not authorized; permerror (§2.6.7) means the record is broken, so it authorizes no one;
+  // temperror (§2.6.6) leaves this test message unauthorized too (a one-shot test does not
+  // retry). Neutral is not a failure: §8.2 "A Neutral result MUST be treated exactly like the
+  // None result" — and None is "no SPF record", a different finding (SPF_NONE).
   p.rules.push_back({"MT_SPF_FAILURE", Stage::mail,
-                     "Your SPF record does not authorize this server (SPF failure)",
+                     "SPF does not authorize this server (SPF fail, softfail, permerror or "
+                     "temperror)",
                      [](const RuleInput& in) {
-                       return in.checks.spf && !in.checks.spf->is(auth::Result::pass) &&
-                              !in.checks.spf->is(auth::Result::none);
+                       return spf_is(in, Result::fail) || spf_is(in, Result::softfail) ||
+                              spf_is(in, Result::permerror) || spf_is(in, Result::temperror);
                      },
                      0, "", "", Disposition::inbox, -1.0, kMt});
-  p.rules.push_back(
-      {"MT_NO_DKIM", Stage::data, "Your message is not signed with DKIM",
-       [](const RuleInput& in) { return !in.checks.dkim || in.checks.dkim->signatures.empty(); }, 0,
-       "", "", Disposition::inbox, -1.0, kMt});
+  // "Not signed with DKIM −1" (providers.md) whenever no signature passes: RFC 6376 §6.1
+  // "a Verifier SHOULD NOT treat a message that has one or more bad signatures and no good
+  // signatures differently from a message with no signature at all" — a truncated or
+  // unpublished key is as good as no signature (mail-tester reports it the same way).
+  p.rules.push_back({"MT_NO_DKIM", Stage::data,
+                     "Your message is not signed with DKIM, or no DKIM signature verifies",
+                     [](const RuleInput& in) { return !dkim_pass_any(in.checks); }, 0, "", "",
+                     Disposition::inbox, -1.0, kMt});
+  // "We did not find a mail server −3" (providers.md, attribution unclear): modelled as the
+  // From domain's MX (or implicit MX, RFC 5321 §5.1) leading to no address that can receive
+  // SMTP — see auth::check_mx. A temporary DNS error is not counted (nothing was learned).
+  p.rules.push_back({"MT_NO_MAIL_SERVER", Stage::data,
+                     "We did not find a mail server for the From domain (no MX or A, null MX, "
+                     "or only Cloudflare proxy addresses, which carry no SMTP)",
+                     [](const RuleInput& in) {
+                       return in.checks.mx && (in.checks.mx->is(Result::fail) ||
+                                               in.checks.mx->is(Result::permerror));
+                     },
+                     0, "", "", Disposition::inbox, -3.0, kMt});
+  p.rules.push_back({"MT_BODY_TOO_SHORT", Stage::data,
+                     "Your message is too short: under " + std::to_string(kShortBody) +
+                         " characters of visible text",
+                     [](const RuleInput& in) {
+                       return content_known(in) && !in.checks.content->empty_body &&
+                              in.checks.content->body_length < kShortBody;
+                     },
+                     0, "", "", Disposition::inbox, -kShortBodyPoints, kMtShort});
   return p;
 }
 

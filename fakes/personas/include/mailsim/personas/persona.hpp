@@ -102,6 +102,10 @@ struct Persona {
   double reject_threshold = 0;  // spamassassin: ≥ → reject (0 = never)
   smtp::Reply score_reject;     // the reply when the reject threshold is reached
   std::string score_formula;    // stated openly in every Delivery
+  // mailtester: rules whose id starts with this prefix are the tester's own deductions; the
+  // others are SpamAssassin's, whose (flipped) total only ever deducts — a message that
+  // SpamAssassin likes (negative total) earns no bonus over its own deductions.
+  std::string own_rule_prefix;
   std::vector<Rule> rules;      // in priority order
 
   // Runs the rules of `stage`. first_match: every matching rule of the stage is recorded
