@@ -34,9 +34,22 @@ def _need_mailsim():
         pytest.fail(f"MAILSIM={MAILSIM!r} is not an executable mailsim binary")
 
 
+_STRACE_REASON = None
+
+
 def _need_strace():
-    if shutil.which("strace") is None:
-        pytest.skip("strace not installed (Debian package strace): cannot trace the run")
+    global _STRACE_REASON
+    if _STRACE_REASON is None:
+        if shutil.which("strace") is None:
+            _STRACE_REASON = "strace not installed (Debian package strace): cannot trace the run"
+        else:
+            # Containers without CAP_SYS_PTRACE (or with a seccomp profile) cannot trace.
+            r = subprocess.run(["strace", "-f", "-qq", "-o", "/dev/null", "true"],
+                               capture_output=True, text=True, timeout=30)
+            _STRACE_REASON = "" if r.returncode == 0 else \
+                f"strace cannot trace here (ptrace not permitted?): {r.stderr.strip()[:200]}"
+    if _STRACE_REASON:
+        pytest.skip(_STRACE_REASON)
 
 
 _NETNS_REASON = None
