@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -57,7 +58,9 @@ std::string netns_unavailable_reason() {
   if (!has_program("nft"))
     return "--fabric netns needs the `nft` tool (Debian package nftables; scripts/bootstrap)";
   // The kernel may still refuse (a container without CAP_SYS_ADMIN, netns disabled).
-  std::string probe = fmt::format("mailsim-probe-{}", ::getpid());
+  // Unique per call: parallel runs of one process (--jobs) each probe at once.
+  static std::atomic<unsigned> probes{0};
+  std::string probe = fmt::format("mailsim-probe-{}-{}", ::getpid(), probes++);
   CommandResult r = run_command({"ip", "netns", "add", probe}, {}, kIpTimeout);
   if (r.exit_code != 0) return "--fabric netns: the kernel refused a network namespace: " + r.output;
   run_command({"ip", "netns", "del", probe}, {}, kIpTimeout);
@@ -170,10 +173,11 @@ void NetnsFabric::build(const world::World& world) {
       std::string ports;
       for (auto p : h.blocked_egress_ports) ports += (ports.empty() ? "" : ", ") + std::to_string(p);
       // Guide §1: a VPS provider blocking port 25 drops the SYNs silently, so clients see
-      // a connect timeout, not a refusal.
+      // a connect timeout, not a refusal. Only towards the world (eth0): the host's own
+      // loopback (a real MTA's submission port, its milter) is not the provider's network.
       rules += fmt::format(
           "  chain egress {{\n    type filter hook output priority 0; policy accept;\n"
-          "    tcp dport {{ {} }} drop\n  }}\n",
+          "    oifname \"eth0\" tcp dport {{ {} }} drop\n  }}\n",
           ports);
     }
     if (h.role == world::HostRole::proxy) {

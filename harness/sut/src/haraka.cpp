@@ -79,12 +79,13 @@ exports.hook_queue = function (next, connection) {
     const txn = connection?.transaction
     if (!txn) return next()
     const base = path.join(process.env.HARAKA, 'mail')
-    const rcpts = txn.rcpt_to.map((r) => r.address().toLowerCase())
+    const addr = (a) => (typeof a.address === 'function' ? a.address() : a.address) || ''
+    const rcpts = txn.rcpt_to.map((r) => addr(r).toLowerCase())
     const meta = [
         `client_ip=${connection.remote.ip}`,
         `helo=${connection.hello.host}`,
         `tls=${connection.tls.enabled ? 1 : 0}`,
-        `mail_from=${txn.mail_from.address()}`,
+        `mail_from=${addr(txn.mail_from)}`,
         `rcpt_to=${rcpts.join(',')}`,
     ].join('\n') + '\n'
     const chunks = []
@@ -109,6 +110,19 @@ exports.hook_queue = function (next, connection) {
         next(OK)
     })
     txn.message_stream.pipe(ws, { line_endings: '\r\n' })
+}
+
+// Outbound results in one greppable line each (haraka_log.cpp reads them); "delivered" is
+// Haraka's own line. A probe is one attempt: no bounce message is sent back (it would land
+// in our own mailbox) and a deferral is final, not retried hours later (docs/real-mtas.md).
+const mx_of = (x) => (x && x.mx ? `host=${x.mx.from_dns || x.mx.exchange || ''} ip=${x.mx.exchange || ''} ` : '')
+exports.hook_bounce = function (next, hmail, err) {
+    hmail.lognotice(`mailsim bounce ${mx_of(err)}reason="${String(err && err.message).replace(/"/g, "'")}"`)
+    next(OK)
+}
+exports.hook_deferred = function (next, hmail, params) {
+    hmail.lognotice(`mailsim deferred ${mx_of(params)}reason="${String(params && params.err).replace(/"/g, "'")}"`)
+    next(OK)
 }
 )js";
 
@@ -148,6 +162,12 @@ class HarakaSut final : public Sut {
     if (!::mkdtemp(tmpl)) throw SutError("haraka: cannot create a run directory in /tmp");
     dir_ = tmpl;
     for (auto sub : {"config", "plugins", "mail", "queue"}) fs::create_directories(dir_ / sub);
+    // Haraka's own defaults first (what `haraka -i` copies): the files we do not write
+    // (connection.ini, …) must exist, Haraka does not fall back to its package's copies.
+    std::error_code ec;
+    fs::copy(fs::path(haraka_) / "config", dir_ / "config",
+             fs::copy_options::recursive | fs::copy_options::overwrite_existing, ec);
+    if (ec) throw SutError("haraka: cannot copy its default config: " + ec.message());
     log("haraka: run directory " + dir_.string() + " in namespace " + ctx.netns);
   }
 
@@ -178,8 +198,10 @@ class HarakaSut final : public Sut {
     const fs::path c = dir_ / "config";
     write_file(c / "me", ctx_.host_name + "\n");
     // public_ip: Haraka would otherwise ask a STUN server for it (10 s timeout, and no such
-    // server exists in the sealed world). nodes unset: one process, no cluster.
-    write_file(c / "smtp.ini", fmt::format("[main]\nlisten={}\npublic_ip={}\n",
+    // server exists in the sealed world).
+    // nodes=0: one process, no cluster master (stop() then has one child to end). Our
+    // smtp.ini replaces Haraka's whole file, so the sections it reads must be present.
+    write_file(c / "smtp.ini", fmt::format("[main]\nlisten={}\npublic_ip={}\nnodes=0\n\n[message]\n\n[headers]\n",
                                            fmt::join(listen, ","), public_ip.empty() ? own.front() : public_ip));
     write_file(c / "log.ini", "[main]\nlevel=info\ntimestamps=true\nformat=default\n");
     const bool tls = !ctx_.tls.empty() && ctx_.starttls;
@@ -197,13 +219,18 @@ class HarakaSut final : public Sut {
     write_file(c / "dkim" / domain_ / "private", key.private_key_pem,
                fs::perms::owner_read | fs::perms::owner_write);
     // Outbound: STARTTLS when offered (tls off when the guide's certificate step is
-    // missing), the world's MX may look local to Node (local_mx_ok), and no retries — a
-    // temporary failure is reported as the probe's final state (docs/real-mtas.md).
+    // missing), the world's MX may look local to Node (local_mx_ok), and a temporary
+    // failure is final: mailsim_store's deferred hook logs and drops it (docs/real-mtas.md).
     write_file(c / "outbound.ini",
-               fmt::format("[main]\nenable_tls={}\nlocal_mx_ok=true\ntemp_fail_intervals=none\n"
-                           "connect_timeout={}\ninet_prefer=v4\n",
+               fmt::format("[main]\nenable_tls={}\nlocal_mx_ok=true\ntemp_fail_intervals=1h\n"
+                           "connect_timeout={}\ninet_prefer={}\n",
                            tls ? "true" : "false",
-                           std::max<std::uint32_t>(1, ctx_.io_timeout_ms / 1000)));
+                           std::max<std::uint32_t>(1, ctx_.io_timeout_ms / 1000),
+                           // A dual-stack SUT tries AAAA first, as the builtin (RFC 6724).
+                           std::any_of(own.begin(), own.end(),
+                                               [](const std::string& a) { return a.find(':') != std::string::npos; })
+                               ? "v6"
+                               : "v4"));
     if (tls) {
       write_file(c / "tls_cert.pem", ctx_.tls.server_cert_pem);
       write_file(c / "tls_key.pem", ctx_.tls.server_key_pem, fs::perms::owner_read | fs::perms::owner_write);

@@ -114,13 +114,16 @@ smtp_mail_timeout = {to}s
 smtp_rcpt_timeout = {to}s
 smtp_data_init_timeout = {to}s
 smtp_data_done_timeout = {to}s
-smtp_address_preference = ipv4
+# A dual-stack SUT tries AAAA first, as the builtin does (RFC 6724 prefers IPv6), so the
+# ipv6.* breakages reach the receivers over IPv6.
+smtp_address_preference = {pref}
 # Probes are single messages: send at once, no connection caching between them.
 smtp_connection_cache_on_demand = no
 )",
                                fmt::arg("d", d), fmt::arg("host", c.host_name),
                                fmt::arg("domain", c.domain),
                                fmt::arg("proto", c.ipv6 ? "all" : "ipv4"),
+                               fmt::arg("pref", c.ipv6 ? "ipv6" : "ipv4"),
                                fmt::arg("to", std::max<std::uint32_t>(1, c.io_timeout_ms / 1000)),
                                fmt::arg("cto", std::max<std::uint32_t>(1, c.io_timeout_ms / 1000)));
   if (c.tls)
