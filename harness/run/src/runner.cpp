@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <stdexcept>
 #include <thread>
@@ -19,6 +20,7 @@
 #include "mailsim/dns/resolver.hpp"
 #include "mailsim/dns/server.hpp"
 #include "mailsim/mta/receiving_mta.hpp"
+#include "mailsim/net/block_lease.hpp"
 #include "mailsim/net/loopback_fabric.hpp"
 #include "mailsim/net/netns_fabric.hpp"
 #include "mailsim/run/scenario.hpp"
@@ -343,8 +345,19 @@ std::vector<RunResult> Runner::run_all(const std::vector<Scenario>& scenarios) {
   return results;  // already in name order
 }
 
-RunResult Runner::run_in_block(const Scenario& scenario, unsigned block) {
+RunResult Runner::run_in_block(const Scenario& scenario, unsigned preferred_block) {
   RunResult result;
+  // The block is a preference: another process (a second mailsim, a parallel test suite)
+  // may hold it, and the lease moves this run to the next free one.
+  std::optional<net::BlockLease> lease;
+  try {
+    lease.emplace(net::BlockLease::acquire(preferred_block));
+  } catch (const std::exception& e) {
+    result.scenario = scenario.name;
+    result.error = e.what();
+    return result;
+  }
+  const unsigned block = lease->block();
   result.scenario = scenario.name;
   result.seed = scenario.seed.value_or(options_.seed);
   result.block = block;
