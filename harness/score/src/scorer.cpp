@@ -139,6 +139,8 @@ std::vector<std::pair<CheckRef, const auth::CheckResult*>> checks_in_order(
   add("dkim", "RFC 6376 §6.1", c.dkim ? &*c.dkim : nullptr);
   add("dmarc", "RFC 7489 §6.6", c.dmarc ? &*c.dmarc : nullptr);
   add("content", "RFC 5322 §3.6", c.content ? &*c.content : nullptr);
+  // The From domain's own mail server (mail-tester's "no mail server" deduction).
+  add("mx", "RFC 5321 §5.1, RFC 7505", c.mx ? &*c.mx : nullptr);
   return out;
 }
 

@@ -374,3 +374,28 @@ TEST(Scorer, FromDelivery) {
 
 }  // namespace
 }  // namespace mailsim::score
+
+namespace mailsim::score {
+namespace {
+
+// The From domain's MX check (mail-tester's "no mail server") is a finding after the
+// message checks, with its RFC.
+TEST(Scorer, MxFailureIsAFindingAfterTheMessageChecks) {
+  Evidence e = cloudflare_gmail();
+  auth::MxResult mx;
+  mx.result = auth::Result::fail;
+  mx.cause = "mx.nodeseek.com → 104.21.48.10 (Cloudflare proxy): no mail server";
+  e.checks.mx = mx;
+  Outcome o = score_probe(e);
+  auto at = [&](std::string_view prefix) {
+    for (std::size_t i = 0; i < o.findings.size(); ++i)
+      if (o.findings[i].text.rfind(prefix, 0) == 0) return static_cast<int>(i);
+    return -1;
+  };
+  ASSERT_GE(at("mx=fail"), 0);
+  EXPECT_GT(at("mx=fail"), at("spf=fail"));
+  EXPECT_EQ(o.findings[at("mx=fail")].reference, "RFC 5321 §5.1, RFC 7505");
+}
+
+}  // namespace
+}  // namespace mailsim::score
