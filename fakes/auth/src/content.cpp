@@ -1,6 +1,7 @@
 // Content shape: RFC 5322 §3.6 field counts, MIME structure (RFC 2045/2046), visible text,
 // List-Unsubscribe (RFC 2369) and one-click unsubscribe (RFC 8058).
 #include "mailsim/auth/content.hpp"
+#include "mailsim/world/text.hpp"
 
 #include <fmt/format.h>
 
@@ -14,17 +15,8 @@ namespace {
 constexpr int kMaxMimeDepth = 8;
 constexpr std::size_t kMaxMimeParts = 200;
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
+using world::lower;
+using world::trim;
 
 // RFC 5322 §3.6 table: fields with max 1 occurrence.
 constexpr std::string_view kSingleInstance[] = {

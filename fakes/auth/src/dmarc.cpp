@@ -2,6 +2,7 @@
 // (§3.1). Our own small evaluator rather than libopendmarc, whose lookups go through the
 // system resolver (res_query) and would leave the sealed world; see psl.hpp.
 #include "mailsim/auth/dmarc.hpp"
+#include "mailsim/world/text.hpp"
 
 #include <fmt/format.h>
 
@@ -14,17 +15,8 @@
 namespace mailsim::auth {
 namespace {
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
+using world::lower;
+using world::trim;
 
 bool valid_policy(std::string_view p) {
   return p == "none" || p == "quarantine" || p == "reject";

@@ -1,5 +1,6 @@
 // RFC 7208 §12 ABNF, term by term. Each rule below quotes the production it enforces.
 #include "mailsim/auth/spf_syntax.hpp"
+#include "mailsim/world/text.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -16,12 +17,7 @@ bool is_alpha(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 bool is_alnum(char c) { return is_alpha(c) || is_digit(c); }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
+using world::lower;
 
 // toplabel = ( *alphanum ALPHA *alphanum ) / ( 1*alphanum "-" *( alphanum / "-" ) alphanum )
 bool is_toplabel(std::string_view label) {

@@ -7,6 +7,7 @@
 // name (dns.fault timeout) blocks only that session's thread for the resolver's deadline.
 // Use MtaConfig::threads > 1 to keep other sessions moving meanwhile.
 #include "mailsim/mta/receiving_mta.hpp"
+#include "mailsim/world/text.hpp"
 
 #include <algorithm>
 #include <map>
@@ -31,10 +32,7 @@ bool is_loopback_address(const std::string& address) {
 
 namespace {
 
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-  return s;
-}
+using world::lower;
 
 std::string trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);

@@ -2,6 +2,7 @@
 // names the table row (guide line) to blame, the rule it rests on, and the smallest fix
 // phrased as an edit of that row.
 #include "mailsim/guide/check.hpp"
+#include "mailsim/world/text.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -28,11 +29,7 @@ std::string trim(std::string_view s) {
   return std::string(s.substr(b, e - b));
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
+using world::lower;
 
 bool starts_with_ci(std::string_view text, std::string_view prefix) {
   return lower(text.substr(0, prefix.size())) == lower(prefix);

@@ -2,6 +2,7 @@
 // text out as pointers into the input buffer, so a row's line number is the offset of its
 // first text; that is how every finding can name the guide line to fix.
 #include "mailsim/guide/guide.hpp"
+#include "mailsim/world/text.hpp"
 
 #include <md4c.h>
 
@@ -23,11 +24,7 @@ std::string trim(std::string_view s) {
   return std::string(s.substr(b, e - b));
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
+using world::lower;
 
 bool contains_any(std::string_view haystack, std::initializer_list<std::string_view> needles) {
   return std::any_of(needles.begin(), needles.end(),

@@ -17,6 +17,7 @@
 #include <fmt/core.h>
 
 #include "mailsim/auth/dkim.hpp"
+#include "mailsim/world/text.hpp"
 #include "mailsim/smtp/client.hpp"
 #include "mailsim/smtp/server.hpp"
 #include "mailsim/sut/attempt.hpp"
@@ -37,11 +38,7 @@ std::uint64_t fnv1a(std::string_view text, std::uint64_t seed) {
   return h;
 }
 
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
+using world::lower;
 
 std::string domain_of(std::string_view address) {
   auto at = address.rfind('@');

@@ -1,4 +1,5 @@
 #include "mailsim/world/record.hpp"
+#include "mailsim/world/text.hpp"
 
 #include <arpa/inet.h>
 
@@ -24,12 +25,6 @@ constexpr std::array kTypeNames{
     TypeName{RrType::SPF, "SPF"},
 };
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
 
 // Presentation form of one character-string (RFC 1035 §5.1): quotes, with " and \ escaped
 // and non-printables as \DDD.
