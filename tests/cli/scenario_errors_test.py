@@ -118,3 +118,11 @@ def test_bad_flags_are_usage_errors(flag, choice):
     r = mailsim("run", "guide-baseline", "-q", flag, choice)
     assert r.returncode == 2, f"{flag} {choice}: exit {r.returncode}\n{r.stderr}"
     assert choice in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("flags", [["--pull"], ["--keep"], ["--posteio-tag", "2.5.4"]])
+def test_posteio_flags_need_the_posteio_setup(flags):
+    r = mailsim("run", "guide-baseline", "-q", *flags)
+    assert r.returncode == 2, f"{flags}: exit {r.returncode}\n{r.stderr}"
+    assert "need --sut posteio" in r.stderr
+    assert r.stdout == ""

@@ -152,7 +152,20 @@ struct RunFlags {
   std::string html;  // --html FILE (run, explain)
   std::uint64_t seed = 1;
   bool quiet = false;
+  // --sut posteio only (issue 9): fetch the image, keep what the run made, pin another tag.
+  bool pull = false;
+  bool keep = false;
+  std::string posteio_tag;
 };
+
+// The SUT settings the flags ask for; empty for the defaults.
+sut::SutOptions sut_options_of(const RunFlags& f) {
+  sut::SutOptions o;
+  if (f.pull) o["pull"] = "1";
+  if (f.keep) o["keep"] = "1";
+  if (!f.posteio_tag.empty()) o["tag"] = f.posteio_tag;
+  return o;
+}
 
 void add_common_flags(CLI::App* cmd, RunFlags& f) {
   std::string kinds;
@@ -160,6 +173,13 @@ void add_common_flags(CLI::App* cmd, RunFlags& f) {
   cmd->add_option("--sut", f.sut, fmt::format("Setup under test ({})", kinds))
       ->default_val("builtin")
       ->check(CLI::IsMember(sut::sut_kinds()));
+  cmd->add_flag("--pull", f.pull,
+                "--sut posteio: pull the poste.io image when it is absent (never implicit)");
+  cmd->add_flag("--keep", f.keep,
+                "--sut posteio: leave the network, container and data folder for inspection "
+                "and print how to remove them");
+  cmd->add_option("--posteio-tag", f.posteio_tag,
+                  "--sut posteio: image tag to run (default: the pinned 2.5.5)");
   cmd->add_option("--persona", f.personas_raw,
                   "Only these receivers, comma-separated: gmail, outlook, yahoo, mailtester, "
                   "corporate (default: all)")
@@ -307,6 +327,7 @@ report::RunReport run_scenarios(std::vector<run::Scenario> scenarios, const RunF
       o.jobs = 1;
       o.run_index = static_cast<unsigned>(i);  // its own 127.N block
       o.sut = flags.sut;
+      o.sut_options = sut_options_of(flags);
       o.fabric = flags.fabric;
       o.cancel = &watcher.flag();
       run::RunResult result;
@@ -406,6 +427,10 @@ void register_run_commands(CLI::App& app, int& exit_code) {
       // scenario runs (fast and clear, issue 8).
       if (auto why = run::fabric_problem(flags->fabric, flags->sut); !why.empty()) {
         fmt::print(stderr, "mailsim: {}\n", why);
+        return kExitUsage;
+      }
+      if (flags->sut != "posteio" && !sut_options_of(*flags).empty()) {
+        fmt::print(stderr, "mailsim: --pull, --keep and --posteio-tag need --sut posteio\n");
         return kExitUsage;
       }
       auto scenarios = resolve_scenarios(flags->paths);

@@ -492,7 +492,7 @@ RunResult Runner::run_in_block(const Scenario& scenario, unsigned preferred_bloc
     if (!sut_host) throw std::runtime_error("the world has no setup-under-test host (role sut)");
     const std::string domain = scenario.baseline.domain;
     const std::string postmaster = "postmaster@" + domain;
-    stage.sut = sut::make_sut(options_.sut);
+    stage.sut = sut::make_sut(options_.sut, options_.sut_options);
     sut::SutContext ctx;
     ctx.world = stage.world.get();
     ctx.resolver = &wire_resolver();

@@ -51,6 +51,21 @@ PosteioOptions posteio_options_from_env() {
   return o;
 }
 
+PosteioOptions posteio_options(const SutOptions& options) {
+  PosteioOptions o = posteio_options_from_env();
+  for (const auto& [key, value] : options) {
+    bool on = value != "0" && value != "false";
+    if (key == "pull") o.pull = on;
+    else if (key == "keep") o.keep = on;
+    else if (key == "tag") o.tag = value;
+    else if (key == "image") o.image = value;
+    else
+      throw SutError(fmt::format("posteio: unknown option '{}' (valid: image, keep, pull, tag)",
+                                 key));
+  }
+  return o;
+}
+
 // ---------------------------------------------------------------------------------------
 
 BridgePlan plan_bridge(const world::World& world, std::string_view sut_host,

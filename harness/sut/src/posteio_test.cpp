@@ -272,5 +272,21 @@ TEST(PosteioEndToEnd, RealContainer) {
   sut->stop();
 }
 
+// `mailsim run --pull --keep --posteio-tag T` reach the adapter as options over the env's.
+TEST(PosteioOptions, CommandLineOverridesAndUnknownKeys) {
+  PosteioOptions o = posteio_options({{"pull", "1"}, {"keep", "1"}, {"tag", "2.5.4"}});
+  EXPECT_TRUE(o.pull);
+  EXPECT_TRUE(o.keep);
+  EXPECT_EQ(o.tag, "2.5.4");
+  EXPECT_EQ(posteio_options({}).tag, "2.5.5");  // pinned by default
+  try {
+    posteio_options({{"tagg", "x"}});
+    FAIL() << "an unknown option must be refused";
+  } catch (const SutError& e) {
+    EXPECT_NE(std::string(e.what()).find("valid: image, keep, pull, tag"), std::string::npos);
+  }
+  EXPECT_THROW(make_sut("builtin", {{"pull", "1"}}), SutError);
+}
+
 }  // namespace
 }  // namespace mailsim::sut

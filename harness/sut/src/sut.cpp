@@ -37,9 +37,13 @@ const std::vector<std::string>& sut_kinds() {
   return kinds;
 }
 
-std::unique_ptr<Sut> make_sut(std::string_view kind) {
+std::unique_ptr<Sut> make_sut(std::string_view kind, const SutOptions& options) {
+  if (kind == "posteio") return make_posteio_sut(posteio_options(options));
+  if (!options.empty())
+    throw SutError(fmt::format("setup under test '{}' takes no options (given: {}); "
+                               "--pull, --keep and --posteio-tag are for --sut posteio",
+                               kind, options.begin()->first));
   if (kind == "builtin") return make_builtin_sut();
-  if (kind == "posteio") return make_posteio_sut();  // options from MAILSIM_POSTEIO_*
   if (kind == "postfix") return make_postfix_sut();
   if (kind == "haraka") return make_haraka_sut();
   std::string choices;

@@ -41,6 +41,7 @@ struct RunOptions {
   unsigned run_index = 0;
   Shard shard;                          // which scenarios of a run_all this process runs
   std::string sut = "builtin";          // which setup under test (sut::sut_kinds())
+  sut::SutOptions sut_options;          // settings for that kind (posteio: pull, keep, tag)
   // How the world is realized (DESIGN.md "three fabrics"): "loopback" (127.N aliases, no
   // root) or "netns" (a network namespace per host with the real virtual addresses; root;
   // needed by the real MTAs "postfix" and "haraka", docs/netns.md).

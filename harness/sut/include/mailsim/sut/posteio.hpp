@@ -55,6 +55,10 @@ struct PosteioOptions {
 // MAILSIM_POSTEIO_KEEP=1, MAILSIM_POSTEIO_RSPAMD=0, MAILSIM_POSTEIO_ROUNDCUBE=1,
 // MAILSIM_POSTEIO_READY_TIMEOUT=<seconds>, MAILSIM_POSTEIO_DATA=<dir>.
 PosteioOptions posteio_options_from_env();
+// The environment's options overridden by the command line's (`mailsim run --pull --keep
+// --posteio-tag T`): keys "pull", "keep" ("1"/"0"), "tag", "image". Throws SutError for
+// any other key, naming the valid ones.
+PosteioOptions posteio_options(const SutOptions& options);
 
 // ---------------------------------------------------------------------------------------
 // The bridge network for a World (pure; tested without Docker).

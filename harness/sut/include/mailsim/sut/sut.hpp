@@ -13,6 +13,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -223,7 +224,12 @@ class Sut {
 
 // Setups mailsim knows, sorted ("builtin", …).
 const std::vector<std::string>& sut_kinds();
-// Makes a SUT by kind; throws SutError naming the valid kinds.
-std::unique_ptr<Sut> make_sut(std::string_view kind);
+// Settings for one kind of SUT given on the command line ("pull" → "1", "tag" → "2.5.5"):
+// each kind documents the keys it reads and refuses the others.
+using SutOptions = std::map<std::string, std::string>;
+
+// Makes a SUT by kind; throws SutError naming the valid kinds, or an option the kind does
+// not take.
+std::unique_ptr<Sut> make_sut(std::string_view kind, const SutOptions& options = {});
 
 }  // namespace mailsim::sut
