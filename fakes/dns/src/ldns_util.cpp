@@ -13,6 +13,63 @@ std::string rdf_to_string(const ldns_rdf* rdf) {
   return s ? std::string(s.get()) : std::string();
 }
 
+RdfPtr dname_from_name(std::string_view name, std::string* error) {
+  auto fail = [&](std::string_view why) {
+    *error = fmt::format("'{}' is not a valid domain name on the wire: {}", name, why);
+    return RdfPtr();
+  };
+  // Wire form, RFC 1035 §3.1: <length><bytes> per label, then the root's zero octet.
+  std::vector<std::uint8_t> wire;
+  wire.reserve(name.size() + 2);
+  std::string label;
+  auto end_label = [&]() -> bool {
+    if (label.empty() || label.size() > 63) return false;
+    wire.push_back(static_cast<std::uint8_t>(label.size()));
+    wire.insert(wire.end(), label.begin(), label.end());
+    label.clear();
+    return true;
+  };
+  if (!name.empty() && name != ".") {
+    for (std::size_t i = 0; i < name.size(); ++i) {
+      char c = name[i];
+      if (c == '\\' && i + 1 < name.size() && (name[i + 1] == '.' || name[i + 1] == '\\')) {
+        label += name[++i];
+      } else if (c == '.') {
+        // A trailing dot is the root, already implied; anything else ends a label.
+        if (i + 1 == name.size() && !label.empty()) break;
+        if (!end_label())
+          return fail(label.empty() ? "empty label" : "label over 63 octets");
+      } else {
+        label += c;
+      }
+    }
+    if (!label.empty() && !end_label()) return fail("label over 63 octets");
+  }
+  wire.push_back(0);
+  if (wire.size() > 255) return fail("name over 255 octets");
+  return RdfPtr(ldns_rdf_new_frm_data(LDNS_RDF_TYPE_DNAME, wire.size(), wire.data()));
+}
+
+std::string name_from_dname(const ldns_rdf* rdf) {
+  if (rdf == nullptr || ldns_rdf_get_type(rdf) != LDNS_RDF_TYPE_DNAME) return {};
+  const std::uint8_t* data = ldns_rdf_data(rdf);
+  std::size_t size = ldns_rdf_size(rdf);
+  std::string out;
+  // ldns hands us uncompressed wire form; still, never read past the rdf.
+  for (std::size_t i = 0; i < size && data[i] != 0;) {
+    std::size_t len = data[i++];
+    if (len > 63 || i + len > size) break;
+    if (!out.empty()) out += '.';
+    for (std::size_t k = 0; k < len; ++k) {
+      char c = static_cast<char>(data[i + k]);
+      if (c == '.' || c == '\\') out += '\\';
+      out += c;
+    }
+    i += len;
+  }
+  return out;
+}
+
 namespace {
 
 std::optional<world::RrType> world_type(ldns_rr_type type) {
@@ -38,7 +95,7 @@ std::optional<world::Record> record_from_rr(const ldns_rr* rr, std::string* erro
     return std::nullopt;
   }
   world::Record record;
-  record.name = world::canonical_name(rdf_to_string(ldns_rr_owner(rr)));
+  record.name = world::canonical_name(name_from_dname(ldns_rr_owner(rr)));
   record.type = *type;
   record.ttl = ldns_rr_ttl(rr);
   std::size_t n = ldns_rr_rd_count(rr);
@@ -64,7 +121,7 @@ std::optional<world::Record> record_from_rr(const ldns_rr* rr, std::string* erro
         return std::nullopt;
       }
       record.preference = ldns_rdf2native_int16(ldns_rr_rdf(rr, 0));
-      record.value = world::canonical_name(rdf_to_string(ldns_rr_rdf(rr, 1)));
+      record.value = world::canonical_name(name_from_dname(ldns_rr_rdf(rr, 1)));
       break;
     case world::RrType::CNAME:
     case world::RrType::NS:
@@ -73,7 +130,7 @@ std::optional<world::Record> record_from_rr(const ldns_rr* rr, std::string* erro
         *error = fmt::format("{} needs exactly one target name", world::to_string(*type));
         return std::nullopt;
       }
-      record.value = world::canonical_name(rdf_to_string(ldns_rr_rdf(rr, 0)));
+      record.value = world::canonical_name(name_from_dname(ldns_rr_rdf(rr, 0)));
       break;
     case world::RrType::AAAA:
       record.value = rdf_to_string(ldns_rr_rdf(rr, 0));
@@ -93,28 +150,11 @@ std::optional<world::Record> record_from_rr(const ldns_rr* rr, std::string* erro
   return record;
 }
 
-namespace {
-
-RdfPtr dname(const std::string& name, std::string* error) {
-  // "" is the root; ldns wants "." for it.
-  std::string absolute = name.empty() ? "." : name + ".";
-  ldns_rdf* rdf = nullptr;
-  if (ldns_str2rdf_dname(&rdf, absolute.c_str()) != LDNS_STATUS_OK || rdf == nullptr) {
-    *error = fmt::format("'{}' is not a valid domain name on the wire (labels ≤ 63 octets, "
-                         "names ≤ 255)",
-                         name);
-    return nullptr;
-  }
-  return RdfPtr(rdf);
-}
-
-}  // namespace
-
 RrPtr rr_from_record(const world::Record& record, std::string* error) {
   if (record.type == world::RrType::TXT || record.type == world::RrType::SPF) {
     // Built by hand, not from presentation text, so every published character-string goes
     // on the wire as its own <character-string>, byte for byte.
-    auto owner = dname(record.name, error);
+    auto owner = dname_from_name(record.name, error);
     if (!owner) return nullptr;
     RrPtr rr(ldns_rr_new());
     ldns_rr_set_owner(rr.get(), owner.release());
@@ -138,14 +178,52 @@ RrPtr rr_from_record(const world::Record& record, std::string* error) {
     }
     return rr;
   }
-  std::string line = record.to_zone_line();
-  ldns_rr* rr = nullptr;
-  ldns_status status = ldns_rr_new_frm_str(&rr, line.c_str(), 0, nullptr, nullptr);
-  if (status != LDNS_STATUS_OK || rr == nullptr) {
-    *error = fmt::format("cannot encode '{}': {}", line, ldns_get_errorstr_by_id(status));
-    return nullptr;
+  // Owner and name-valued rdata are built from labels (dname_from_name), not parsed from a
+  // zone line: a name may hold spaces or other bytes presentation text would split or
+  // re-escape. The rest of the rdata goes through ldns's presentation parser.
+  auto owner = dname_from_name(record.name, error);
+  if (!owner) return nullptr;
+  RrPtr rr;
+  auto fresh = [&] {
+    rr.reset(ldns_rr_new());
+    ldns_rr_set_type(rr.get(), static_cast<ldns_rr_type>(record.type));
+    ldns_rr_set_class(rr.get(), LDNS_RR_CLASS_IN);
+    ldns_rr_set_ttl(rr.get(), record.ttl);
+  };
+  switch (record.type) {
+    case world::RrType::MX: {
+      auto exchange = dname_from_name(record.value, error);
+      if (!exchange) return nullptr;
+      fresh();
+      ldns_rr_push_rdf(rr.get(), ldns_native2rdf_int16(LDNS_RDF_TYPE_INT16, record.preference));
+      ldns_rr_push_rdf(rr.get(), exchange.release());
+      break;
+    }
+    case world::RrType::CNAME:
+    case world::RrType::NS:
+    case world::RrType::PTR: {
+      auto target = dname_from_name(record.value, error);
+      if (!target) return nullptr;
+      fresh();
+      ldns_rr_push_rdf(rr.get(), target.release());
+      break;
+    }
+    default: {
+      std::string line = fmt::format(". {} IN {} {}", record.ttl, world::to_string(record.type),
+                                     record.rdata_presentation());
+      ldns_rr* parsed = nullptr;
+      ldns_status status = ldns_rr_new_frm_str(&parsed, line.c_str(), 0, nullptr, nullptr);
+      if (status != LDNS_STATUS_OK || parsed == nullptr) {
+        *error = fmt::format("cannot encode '{}': {}", record.to_zone_line(),
+                             ldns_get_errorstr_by_id(status));
+        return nullptr;
+      }
+      rr.reset(parsed);
+      ldns_rdf_deep_free(ldns_rr_owner(rr.get()));
+    }
   }
-  return RrPtr(rr);
+  ldns_rr_set_owner(rr.get(), owner.release());
+  return rr;
 }
 
 }  // namespace mailsim::dns::detail

@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "mailsim/world/record.hpp"
 
@@ -39,6 +40,19 @@ using CStr = std::unique_ptr<char, CFree>;
 
 // ldns_rdf2str as a std::string ("" if ldns fails).
 std::string rdf_to_string(const ldns_rdf* rdf);
+
+// World names are raw label bytes joined by '.', with only the two RFC 1035 §5.1 escapes
+// a label needs to stay unambiguous: "\." is a dot inside a label and "\\" a backslash;
+// spaces, other specials and non-ASCII bytes stay raw (an SPF macro can expand to
+// "macro%percent  space.example.com", RFC 7208 §7.3). These two convert between that form
+// and wire-form dname rdfs label by label, never through ldns presentation text, so no
+// byte is lost or re-escaped on the way (ldns_rdf2str writes a space as "\032").
+//
+// nullptr + `error` when a label is empty or over 63 octets, or the name over 255 octets
+// on the wire (RFC 1035 §3.1). A backslash not followed by '.' or '\' is taken literally.
+RdfPtr dname_from_name(std::string_view name, std::string* error);
+// The world name of a wire dname ("" for the root), escaping '.' and '\' inside labels.
+std::string name_from_dname(const ldns_rdf* rdf);
 
 // One RR as the world models it. nullopt + `error` for a type the world does not carry
 // or rdata it cannot represent.

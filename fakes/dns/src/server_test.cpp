@@ -8,8 +8,11 @@
 
 #include <gtest/gtest.h>
 
+#include <fmt/core.h>
+
 #include <array>
 #include <cstdio>
+#include <mutex>
 #include <random>
 #include <thread>
 
@@ -408,6 +411,100 @@ TEST_F(ServerTest, DebianDigAgrees) {
   EXPECT_NE(big.find(kLongSpf.substr(0, 255)), std::string::npos) << big;
   std::string tcp = run(base + "+tcp mail.example.com A");
   EXPECT_NE(tcp.find("192.0.2.25"), std::string::npos) << tcp;
+}
+
+// Names with bytes presentation text would escape or split: two spaces (the OpenSPF
+// macro-mania-in-domain case, RFC 7208 §7.3), a dot inside a label ("\." in world names),
+// a backslash ("\\"), a tab and non-ASCII (UTF-8 é, a raw 0xff). Each goes through the
+// real server and wire client and must come back byte for byte, as owner and as target.
+TEST(FakeDnsServer, CarriesNamesWithSpecialBytesByteExact) {
+  const std::vector<std::string> names = {
+      "macro%percent  space%20url-space.example.com",
+      "a\\.b.example.com",
+      "back\\\\slash.example.com",
+      "tab\there.example.com",
+      "caf\xc3\xa9.example.com",
+      std::string("raw") + '\xff' + ".example.com",
+  };
+  world::World w;
+  w.add_zone("example.com");
+  for (std::size_t i = 0; i < names.size(); ++i)
+    w.add(world::make_a(names[i], fmt::format("192.0.2.{}", 100 + i)));
+  w.add(world::make_cname("alias.example.com", names[0]));
+  w.add(world::make_mx("example.com", 5, names[1]));
+  w.add(world::make_txt(names[2], "v=spf1 -all"));
+  FakeDnsServer server(w);
+  std::vector<std::string> logged;
+  std::mutex log_mutex;
+  server.set_query_log([&](const QueryLogEntry& e) {
+    std::lock_guard lock(log_mutex);
+    logged.push_back(e.name);
+  });
+  server.start();
+  auto resolver = make_wire_resolver("127.0.0.1", server.port(), 1000ms);
+
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    Answer a = resolver->query(names[i], RrType::A);
+    ASSERT_EQ(a.status, DnsStatus::ok) << names[i] << ": " << a.summary();
+    ASSERT_EQ(a.records.size(), 1u) << names[i];
+    EXPECT_EQ(a.records[0].name, names[i]);
+    EXPECT_EQ(a.records[0].value, fmt::format("192.0.2.{}", 100 + i));
+  }
+  // The log may be written just after the reply leaves: give it a bounded moment.
+  for (int i = 0; i < 100; ++i) {
+    {
+      std::lock_guard lock(log_mutex);
+      if (logged.size() >= names.size()) break;
+    }
+    std::this_thread::sleep_for(10ms);
+  }
+  {
+    std::lock_guard lock(log_mutex);
+    ASSERT_GE(logged.size(), names.size());
+    for (std::size_t i = 0; i < names.size(); ++i) EXPECT_EQ(logged[i], names[i]);
+  }
+  // One space instead of two is another name: exact, not approximately equal.
+  EXPECT_EQ(resolver->query("macro%percent space%20url-space.example.com", RrType::A).status,
+            DnsStatus::nxdomain);
+  // "a\.b" is one label; "a.b" is two, and does not exist.
+  EXPECT_EQ(resolver->query("a.b.example.com", RrType::A).status, DnsStatus::nxdomain);
+
+  // Names as rdata: a CNAME target and an MX exchange.
+  Answer alias = resolver->query("alias.example.com", RrType::A);
+  ASSERT_EQ(alias.status, DnsStatus::ok) << alias.summary();
+  ASSERT_EQ(alias.records.size(), 2u) << alias.summary();
+  EXPECT_EQ(alias.records[0].value, names[0]);
+  EXPECT_EQ(alias.records[1].name, names[0]);
+  Answer mx = resolver->query("example.com", RrType::MX);
+  ASSERT_EQ(mx.status, DnsStatus::ok) << mx.summary();
+  ASSERT_EQ(mx.records.size(), 1u);
+  EXPECT_EQ(mx.records[0].value, names[1]);
+  Answer txt = resolver->query(names[2], RrType::TXT);
+  ASSERT_EQ(txt.status, DnsStatus::ok) << txt.summary();
+  EXPECT_EQ(txt.records.at(0).name, names[2]);
+  server.stop();
+}
+
+TEST(WireNames, LabelsAreBuiltFromRawBytes) {
+  std::string error;
+  // "a\.b" is one 3-octet label holding a dot; the space stays a raw 0x20 (RFC 1035 §3.1).
+  auto rdf = detail::dname_from_name("a\\.b.x y", &error);
+  ASSERT_TRUE(rdf) << error;
+  const std::vector<std::uint8_t> expected = {3, 'a', '.', 'b', 3, 'x', ' ', 'y', 0};
+  ASSERT_EQ(ldns_rdf_size(rdf.get()), expected.size());
+  EXPECT_TRUE(std::equal(expected.begin(), expected.end(), ldns_rdf_data(rdf.get())));
+  EXPECT_EQ(detail::name_from_dname(rdf.get()), "a\\.b.x y");
+  // Root, trailing dot, and the limits of RFC 1035 §2.3.4.
+  EXPECT_EQ(detail::name_from_dname(detail::dname_from_name("", &error).get()), "");
+  EXPECT_EQ(detail::name_from_dname(detail::dname_from_name("x.y.", &error).get()), "x.y");
+  EXPECT_FALSE(detail::dname_from_name("x..y", &error));
+  EXPECT_NE(error.find("empty label"), std::string::npos) << error;
+  EXPECT_FALSE(detail::dname_from_name(std::string(64, 'a') + ".com", &error));
+  EXPECT_NE(error.find("63"), std::string::npos) << error;
+  std::string long_name;
+  for (int i = 0; i < 5; ++i) long_name += std::string(60, 'a') + ".";
+  EXPECT_FALSE(detail::dname_from_name(long_name + "com", &error));
+  EXPECT_NE(error.find("255"), std::string::npos) << error;
 }
 
 }  // namespace

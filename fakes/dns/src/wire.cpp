@@ -143,7 +143,9 @@ WireResult handle_wire_query(const world::World& world, std::span<const std::uin
     return result;
   }
   const ldns_rr* question = ldns_rr_list_rr(ldns_pkt_question(q.get()), 0);
-  result.qname = world::canonical_name(detail::rdf_to_string(ldns_rr_owner(question)));
+  // Label by label, not via presentation text: a name with spaces or other specials must
+  // match the world's spelling byte for byte (see ldns_util.hpp).
+  result.qname = world::canonical_name(detail::name_from_dname(ldns_rr_owner(question)));
   result.qtype = static_cast<std::uint16_t>(ldns_rr_get_type(question));
   auto qclass = static_cast<std::uint16_t>(ldns_rr_get_class(question));
 

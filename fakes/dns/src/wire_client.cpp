@@ -212,12 +212,15 @@ class WireResolver final : public Resolver {
   Answer query_once(const std::string& name, RrType type) {
     Answer answer;
     step_had_soa_ = false;
-    std::string absolute = name.empty() ? "." : name + ".";
-    ldns_rdf* owner = nullptr;
-    if (ldns_str2rdf_dname(&owner, absolute.c_str()) != LDNS_STATUS_OK) {
+    // Built from labels (see ldns_util.hpp): ldns_str2rdf_dname would read the name as
+    // presentation text and mangle spaces and backslashes.
+    std::string name_error;
+    detail::RdfPtr owner_rdf = detail::dname_from_name(name, &name_error);
+    if (!owner_rdf) {
       answer.status = DnsStatus::formerr;  // not a name the wire can carry
       return answer;
     }
+    ldns_rdf* owner = owner_rdf.release();
     // We talk to an authoritative server: no recursion wanted (RD=0).
     detail::PktPtr q(ldns_pkt_query_new(owner, static_cast<ldns_rr_type>(type),
                                         LDNS_RR_CLASS_IN, 0));
