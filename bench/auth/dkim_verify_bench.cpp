@@ -3,15 +3,8 @@
 // same run, and the ratio: how much of a DKIM check is the RSA operation and how much is
 // everything around it (libopendkim setup, canonicalization, hashing, key parsing, DNS).
 // Bounded: each loop stops after `seconds` or `max_iterations`, whichever comes first.
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/rand.h>
-#include <openssl/sha.h>
-
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <stdexcept>
 #include <string>
 
 #include <fmt/format.h>
@@ -19,25 +12,9 @@
 #include "mailsim/auth/dkim.hpp"
 #include "mailsim/dns/resolver.hpp"
 #include "mailsim/world/world.hpp"
+#include "openssl_peer.hpp"
 
-namespace {
-
-using Clock = std::chrono::steady_clock;
-
-template <typename F>
-double rate(F&& op, double seconds, long max_iterations) {
-  long n = 0;
-  auto start = Clock::now();
-  auto deadline = start + std::chrono::duration<double>(seconds);
-  while (n < max_iterations && Clock::now() < deadline) {
-    op();
-    ++n;
-  }
-  double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-  return n / elapsed;
-}
-
-}  // namespace
+using mailsim::bench::rate;
 
 int main(int argc, char** argv) {
   double seconds = argc > 1 ? std::atof(argv[1]) : 3.0;
@@ -62,28 +39,7 @@ int main(int argc, char** argv) {
   }
 
   // Peer: OpenSSL's RSA-2048 PKCS#1 v1.5 verify of a SHA-256 digest, the same key.
-  BIO* bio = BIO_new_mem_buf(key.private_key_pem.data(), static_cast<int>(key.private_key_pem.size()));
-  EVP_PKEY* pkey = PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr);
-  BIO_free(bio);
-  if (pkey == nullptr) throw std::runtime_error("cannot read the bench key");
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(m.raw.data()), m.raw.size(), digest);
-  EVP_PKEY_CTX* sctx = EVP_PKEY_CTX_new(pkey, nullptr);
-  EVP_PKEY_sign_init(sctx);
-  EVP_PKEY_CTX_set_rsa_padding(sctx, RSA_PKCS1_PADDING);
-  EVP_PKEY_CTX_set_signature_md(sctx, EVP_sha256());
-  unsigned char sig[512];
-  size_t siglen = sizeof sig;
-  EVP_PKEY_sign(sctx, sig, &siglen, digest, sizeof digest);
-  EVP_PKEY_CTX_free(sctx);
-  EVP_PKEY_CTX* vctx = EVP_PKEY_CTX_new(pkey, nullptr);
-  EVP_PKEY_verify_init(vctx);
-  EVP_PKEY_CTX_set_rsa_padding(vctx, RSA_PKCS1_PADDING);
-  EVP_PKEY_CTX_set_signature_md(vctx, EVP_sha256());
-  if (EVP_PKEY_verify(vctx, sig, siglen, digest, sizeof digest) != 1) {
-    std::fprintf(stderr, "bench setup: OpenSSL verify failed\n");
-    return 1;
-  }
+  bench::OpenSslRsaVerify peer(key.private_key_pem, m.raw);
 
   double dkim_rate = rate(
       [&] {
@@ -93,11 +49,9 @@ int main(int argc, char** argv) {
       seconds, kMax);
   double rsa_rate = rate(
       [&] {
-        if (EVP_PKEY_verify(vctx, sig, siglen, digest, sizeof digest) != 1) std::abort();
+        if (!peer.verify()) std::abort();
       },
       seconds, kMax);
-  EVP_PKEY_CTX_free(vctx);
-  EVP_PKEY_free(pkey);
 
   std::printf("%s\n", fmt::format("message: {} bytes, rsa-sha256 2048-bit, relaxed/relaxed, "
                                   "in-process resolver; {:.1f} s per loop",
