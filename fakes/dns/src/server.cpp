@@ -546,7 +546,14 @@ void FakeDnsServer::stop() {
   if (impl_->own_io) {
     impl_->own_io->stop();
     if (impl_->thread.joinable()) impl_->thread.join();
-    // The pending coroutines die with the io_context; sockets close with the Impl.
+    // The pending coroutines die with the io_context, and they hold ImplPtrs: destroy the
+    // io_context here, not in ~Impl, or Impl → own_io → coroutine frames → Impl is a cycle
+    // and every started server leaks itself and its World (LeakSanitizer). The I/O objects
+    // go first, as they must not outlive their io_context; their pending operations are
+    // abandoned with it. Not under connections_mutex: dying sessions take it to unregister.
+    impl_->acceptor.reset();
+    impl_->udp_socket.reset();
+    impl_->own_io.reset();
     std::lock_guard lock(impl_->connections_mutex);
     impl_->connections.clear();
   }
