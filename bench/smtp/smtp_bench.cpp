@@ -336,7 +336,8 @@ int main(int argc, char** argv) {
   int cap_seconds = 120;
   std::size_t body_bytes = 2000;
   std::string dns_mode = "inprocess";
-  int threads = 2;
+  // One Asio thread per core, as smtp-sink's process model would use them (0 = unknown → 1).
+  int threads = std::clamp(static_cast<int>(std::thread::hardware_concurrency()), 1, 16);
   int rounds = 1;
   app.add_option("-m,--messages", o.messages, "messages per run")->check(CLI::Range(1, 100000));
   app.add_option("-s,--sessions", o.sessions, "parallel SMTP sessions")->check(CLI::Range(1, 256));

@@ -276,19 +276,23 @@ class MtaSession : public smtp::SessionHandler {
       txn_.checks.mx =
           guarded<auth::MxResult>([&] { return auth::check_mx(facts_.from_domain, r); });
 
-    personas::Verdict v = ask(Stage::data, checks(), txn_.hits);
+    // One snapshot of every result for the verdict, the header, the reply and the Delivery
+    // (each checks() call copies every result with its trace).
+    auth::CheckSet all = checks();
+    personas::Verdict v = ask(Stage::data, all, txn_.hits);
     if (v.reply) return finish_now(Stage::data, *v.reply, v.disposition);
 
     auth::Connection connection{facts_.client_ip, facts_.helo, tls_};
-    std::string ar =
-        auth::authentication_results(shared_->host, checks(), connection, txn_.envelope);
-    std::string stored = ar + "\r\n" + message.raw;
+    std::string ar = auth::authentication_results(shared_->host, all, connection, txn_.envelope);
+    std::string stored;
+    stored.reserve(ar.size() + 2 + message.raw.size());
+    stored.append(ar).append("\r\n").append(message.raw);
     const auto& p = shared_->persona;
     smtp::Reply reply =
-        smtp::make_reply(250, p.accept_enhanced, personas::expand(p.accept_text, facts_, checks()),
+        smtp::make_reply(250, p.accept_enhanced, personas::expand(p.accept_text, facts_, all),
                          fmt::format("accepted: {}", personas::to_string(v.disposition)));
     record(reply);
-    Delivery d = build(Stage::accepted, reply, v.disposition);
+    Delivery d = build(Stage::accepted, reply, v.disposition, std::move(all));
     d.authentication_results = ar;
     d.message = std::move(stored);
     done_.push_back(std::move(d));
@@ -399,6 +403,10 @@ class MtaSession : public smtp::SessionHandler {
   }
 
   Delivery build(Stage stage, const smtp::Reply& final_reply, Disposition disposition) const {
+    return build(stage, final_reply, disposition, checks());
+  }
+  Delivery build(Stage stage, const smtp::Reply& final_reply, Disposition disposition,
+                 auth::CheckSet all) const {
     Delivery d;
     d.persona = shared_->persona.name;
     d.receiver_host = shared_->host;
@@ -410,7 +418,7 @@ class MtaSession : public smtp::SessionHandler {
     d.ended_at = stage;
     d.final_reply = final_reply;
     d.replies = replies_;
-    d.checks = checks();
+    d.checks = std::move(all);
     d.disposition = disposition;
     d.rules = hits();
     d.score = shared_->persona.score(d.rules);

@@ -11,6 +11,9 @@ namespace mailsim::smtp {
 
 namespace {
 
+// A message buffer up to this size is kept between messages of one connection.
+constexpr std::size_t kKeptMessageCapacity = 64 * 1024;
+
 std::string upper(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
@@ -292,13 +295,18 @@ void ServerDialogue::data_bytes(std::string_view& bytes, DialogueOutput& out) {
     }
     return;
   }
-  line_.append(bytes.substr(0, nl));
+  // A line wholly inside `bytes` (the usual case) is handed on in place; only a line split
+  // across reads is assembled in line_, which keeps its capacity (no allocation per line).
+  std::string_view line = bytes.substr(0, nl);
+  if (!line_.empty()) {
+    line_.append(line);
+    line = line_;
+  }
   bytes.remove_prefix(nl + 1);
-  const bool crlf = !line_.empty() && line_.back() == '\r';
-  if (crlf) line_.pop_back();
-  std::string line = std::move(line_);
-  line_.clear();
+  const bool crlf = !line.empty() && line.back() == '\r';
+  if (crlf) line.remove_suffix(1);
   data_line(line, crlf, out);
+  line_.clear();
 }
 
 void ServerDialogue::data_line(std::string_view line, bool crlf, DialogueOutput& out) {
@@ -349,7 +357,9 @@ void ServerDialogue::end_of_data(DialogueOutput& out) {
     if (reply.positive()) ++ctx_.messages;
   }
   message_.clear();
-  message_.shrink_to_fit();
+  // Keep an ordinary message's buffer for the next one on this connection; give back a
+  // large one so an idle session holds little.
+  if (message_.capacity() > kKeptMessageCapacity) message_.shrink_to_fit();
   message_too_big_ = false;
   long_text_line_ = false;
   message_bytes_ = 0;
