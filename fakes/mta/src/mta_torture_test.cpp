@@ -32,6 +32,20 @@
 #include "mailsim/smtp/test_ca.hpp"
 #include "mailsim/world/world.hpp"
 
+// True in the sanitize preset (g++ defines __SANITIZE_ADDRESS__, clang has the feature):
+// memory figures are not meaningful there.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kUnderAddressSanitizer = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kUnderAddressSanitizer = true;
+#else
+constexpr bool kUnderAddressSanitizer = false;
+#endif
+#else
+constexpr bool kUnderAddressSanitizer = false;
+#endif
+
 namespace mailsim::mta {
 namespace {
 
@@ -293,8 +307,12 @@ TEST_F(MtaTorture, FiftyMegabyteDataIsRefusedWith552AndMemoryStaysBounded) {
   const long growth_kb = hwm_after - rss_before;
   std::printf("[ figures  ] 50 MB DATA: peak RSS %ld kB over %ld kB before (%s)\n", growth_kb,
               rss_before, reset ? "VmHWM reset via clear_refs" : "VmHWM not resettable");
-  if (reset) {
+  if (reset && !kUnderAddressSanitizer) {
     EXPECT_LT(growth_kb, 32 * 1024) << "peak RSS grew by " << growth_kb << " kB";
+  } else if (kUnderAddressSanitizer) {
+    // ASan keeps freed blocks in a quarantine (256 MB by default) and adds shadow memory,
+    // so RSS says nothing about what the session holds; the bound is checked in release.
+    std::printf("[ skipped  ] peak RSS bound not checked under AddressSanitizer\n");
   }
 
   auto ds = mta.wait_for(2, 10s);
