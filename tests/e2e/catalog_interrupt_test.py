@@ -117,11 +117,16 @@ def test_sigint_exits_130_and_leaves_nothing_behind(tmp_path):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "NO_COLOR": "1"})
     try:
-        time.sleep(0.5)
+        # Wait until mailsim's own listeners show up rather than a fixed time: a slower
+        # build (the sanitize preset: ASan+UBSan) takes longer than 0.5 s to open them.
+        mine = set()
+        deadline = time.monotonic() + 20
+        while not mine and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+            during = loopback_listeners() - before
+            owners = socket_owners()
+            mine = {s for s in during if proc.pid in owners.get(s[3], set())}
         assert proc.poll() is None, f"mailsim ended before the interrupt (exit {proc.returncode})"
-        during = loopback_listeners() - before
-        owners = socket_owners()
-        mine = {s for s in during if proc.pid in owners.get(s[3], set())}
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=60)
     finally:
