@@ -103,32 +103,15 @@ PostfixLog parse_postfix_log(const std::string& text) {
       a.outcome = a.connected ? AttemptOutcome::bounced : AttemptOutcome::unreachable;
     else
       a.outcome = a.connected ? AttemptOutcome::deferred : AttemptOutcome::unreachable;
-    auto& list = log.attempts[id];
-    a.try_number = static_cast<int>(list.size()) + 1;
-    list.push_back(std::move(a));
+    add_attempt(log.attempts, std::move(a));
   }
   return log;
 }
 
-bool PostfixLog::final(const std::string& id) const {
-  auto it = attempts.find(id);
-  return it != attempts.end() && !it->second.empty();
-}
+bool PostfixLog::final(const std::string& id) const { return has_attempt(attempts, id); }
 
 SubmissionStatus PostfixLog::status(const std::string& id, std::int64_t now) const {
-  SubmissionStatus st;
-  st.id = id;
-  auto it = attempts.find(id);
-  if (it == attempts.end() || it->second.empty()) return st;  // queued
-  st.attempts = it->second;
-  for (auto& a : st.attempts) a.at = now;
-  switch (st.attempts.back().outcome) {
-    case AttemptOutcome::delivered: st.state = SubmissionState::delivered; break;
-    case AttemptOutcome::bounced: st.state = SubmissionState::bounced; break;
-    case AttemptOutcome::deferred: st.state = SubmissionState::deferred; break;
-    case AttemptOutcome::unreachable: st.state = SubmissionState::failed; break;
-  }
-  return st;
+  return status_from_attempts(attempts, id, now);
 }
 
 StoredMessage parse_stored_message(const std::string& data) {

@@ -8,12 +8,13 @@
 #include <vector>
 
 #include "mailsim/sut/sut.hpp"
+#include "mta_log.hpp"
 
 namespace mailsim::sut {
 
 struct PostfixLog {
   // queue id → attempts in log order (one per "to=<…>, relay=…, status=…" line)
-  std::map<std::string, std::vector<DeliveryAttempt>> attempts;
+  AttemptsById attempts;
   bool final(const std::string& id) const;  // any attempt with a status at all
   SubmissionStatus status(const std::string& id, std::int64_t now) const;
 };
