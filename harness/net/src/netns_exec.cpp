@@ -47,6 +47,26 @@ std::vector<char*> to_argv(const std::vector<std::string>& argv) {
   return out;
 }
 
+// posix_spawnp(argv) with the file actions `fa` (destroyed here), in its own process group
+// (so a timeout or a stop kills the program and anything it started) and with no blocked
+// signals: the CLI blocks SIGINT/SIGTERM in its threads, and a child that inherited that
+// mask could not be stopped with SIGTERM. Returns posix_spawnp's error code (0 = started).
+int spawn_own_group(const std::vector<std::string>& argv, posix_spawn_file_actions_t& fa,
+                    pid_t& pid) {
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK);
+  posix_spawnattr_setpgroup(&attr, 0);
+  sigset_t none;
+  sigemptyset(&none);
+  posix_spawnattr_setsigmask(&attr, &none);
+  auto args = to_argv(argv);
+  int rc = ::posix_spawnp(&pid, args[0], &fa, &attr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
+  return rc;
+}
+
 }  // namespace
 
 CommandResult run_command(const std::vector<std::string>& argv, std::string_view input,
@@ -58,19 +78,8 @@ CommandResult run_command(const std::vector<std::string>& argv, std::string_view
   posix_spawn_file_actions_adddup2(&fa, in.fd[0], 0);
   posix_spawn_file_actions_adddup2(&fa, out.fd[1], 1);
   posix_spawn_file_actions_adddup2(&fa, out.fd[1], 2);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  // Own process group, so a timeout kills the program and anything it started.
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK);
-  posix_spawnattr_setpgroup(&attr, 0);
-  sigset_t none;
-  sigemptyset(&none);
-  posix_spawnattr_setsigmask(&attr, &none);
   pid_t pid = -1;
-  auto args = to_argv(argv);
-  int rc = ::posix_spawnp(&pid, args[0], &fa, &attr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&attr);
+  int rc = spawn_own_group(argv, fa, pid);
   if (rc != 0) throw NetnsError(fmt::format("cannot run {}: {}", argv[0], std::strerror(rc)));
   in.close_end(0);
   out.close_end(1);
@@ -132,38 +141,38 @@ void NetnsFabric::enter(const std::string& ns) {
     throw NetnsError(fmt::format("setns({}): {}", ns, std::strerror(err)));
 }
 
-CommandResult NetnsFabric::exec(std::string_view host, const std::vector<std::string>& argv,
-                                std::chrono::milliseconds timeout) const {
-  std::vector<std::string> full = {"ip", "netns", "exec", ns_for(host)};
+CommandResult NetnsFabric::exec_in(const std::string& ns, const std::vector<std::string>& argv,
+                                   std::chrono::milliseconds timeout) {
+  std::vector<std::string> full = {"ip", "netns", "exec", ns};
   full.insert(full.end(), argv.begin(), argv.end());
   return run_command(full, {}, timeout);
 }
 
-pid_t NetnsFabric::spawn(std::string_view host, const std::vector<std::string>& argv,
-                         const std::string& log_path) const {
-  std::vector<std::string> full = {"ip", "netns", "exec", ns_for(host)};
+CommandResult NetnsFabric::exec(std::string_view host, const std::vector<std::string>& argv,
+                                std::chrono::milliseconds timeout) const {
+  return exec_in(ns_for(host), argv, timeout);
+}
+
+pid_t NetnsFabric::spawn_in(const std::string& ns, const std::vector<std::string>& argv,
+                            const std::string& log_path) {
+  std::vector<std::string> full = {"ip", "netns", "exec", ns};
   full.insert(full.end(), argv.begin(), argv.end());
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&fa, 1, log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   posix_spawn_file_actions_adddup2(&fa, 1, 2);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK);
-  posix_spawnattr_setpgroup(&attr, 0);
-  sigset_t none;
-  sigemptyset(&none);
-  posix_spawnattr_setsigmask(&attr, &none);
   pid_t pid = -1;
-  auto args = to_argv(full);
-  int rc = ::posix_spawnp(&pid, args[0], &fa, &attr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&attr);
+  int rc = spawn_own_group(full, fa, pid);
   if (rc != 0)
-    throw NetnsError(fmt::format("cannot start {} in {}: {}", argv.empty() ? "" : argv[0],
-                                 ns_for(host), std::strerror(rc)));
+    throw NetnsError(fmt::format("cannot start {} in {}: {}", argv.empty() ? "" : argv[0], ns,
+                                 std::strerror(rc)));
   return pid;
+}
+
+pid_t NetnsFabric::spawn(std::string_view host, const std::vector<std::string>& argv,
+                         const std::string& log_path) const {
+  return spawn_in(ns_for(host), argv, log_path);
 }
 
 }  // namespace mailsim::net

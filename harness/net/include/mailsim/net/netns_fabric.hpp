@@ -150,6 +150,12 @@ class NetnsFabric {
 
   // Joins the calling thread to namespace `ns` (throws NetnsError).
   static void enter(const std::string& ns);
+  // exec()/spawn() by namespace name, for callers that know the namespace but not the
+  // fabric (the real-MTA SUTs get only SutContext::netns).
+  static CommandResult exec_in(const std::string& ns, const std::vector<std::string>& argv,
+                               std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  static pid_t spawn_in(const std::string& ns, const std::vector<std::string>& argv,
+                        const std::string& log_path);
 
  private:
   void build(const world::World& world);
