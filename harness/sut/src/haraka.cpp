@@ -1,52 +1,27 @@
 // `--sut haraka`: Haraka inside the SUT's network namespace (haraka.hpp).
 #include "mailsim/sut/haraka.hpp"
 
-#include <fcntl.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <mutex>
 #include <optional>
 #include <sstream>
-#include <thread>
 
 #include <fmt/core.h>
 #include <fmt/ranges.h>
 
 #include "mailsim/auth/dkim.hpp"
 #include "mailsim/net/netns_fabric.hpp"
-#include "mailsim/smtp/client.hpp"
-
-extern char** environ;
+#include "real_mta.hpp"
 
 namespace mailsim::sut {
 
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-void write_file(const fs::path& p, std::string_view text, fs::perms perms = fs::perms::unknown) {
-  fs::create_directories(p.parent_path());
-  std::ofstream out(p, std::ios::binary | std::ios::trunc);
-  out << text;
-  if (!out) throw SutError(fmt::format("haraka: cannot write {}", p.string()));
-  out.close();
-  if (perms != fs::perms::unknown) fs::permissions(p, perms);
-}
 
 std::optional<fs::path> haraka_below(const fs::path& start) {
   std::error_code ec;
@@ -140,16 +115,14 @@ std::string find_haraka_dir() {
 
 namespace {
 
-class HarakaSut final : public Sut {
+class HarakaSut final : public RealMtaSut {
  public:
+  HarakaSut() : RealMtaSut("haraka", "haraka.log", 587) {}
   ~HarakaSut() override { stop(); }
   std::string kind() const override { return "haraka"; }
 
   void start(const SutContext& ctx) override {
-    if (ctx.netns.empty())
-      throw SutError(
-          "--sut haraka runs a real Haraka and needs --fabric netns (a network namespace per "
-          "world host); the loopback fabric cannot give it the world's addresses");
+    require_netns(ctx, "Haraka");
     haraka_ = find_haraka_dir();
     if (haraka_.empty())
       throw SutError(
@@ -158,9 +131,7 @@ class HarakaSut final : public Sut {
     if (net::run_command({"node", "--version"}, {}, std::chrono::seconds(10)).exit_code != 0)
       throw SutError("--sut haraka needs `node` on PATH (Debian package nodejs: scripts/bootstrap)");
     ctx_ = ctx;
-    char tmpl[] = "/tmp/mailsim-haraka-XXXXXX";
-    if (!::mkdtemp(tmpl)) throw SutError("haraka: cannot create a run directory in /tmp");
-    dir_ = tmpl;
+    make_run_dir();
     for (auto sub : {"config", "plugins", "mail", "queue"}) fs::create_directories(dir_ / sub);
     // Haraka's own defaults first (what `haraka -i` copies): the files we do not write
     // (connection.ini, …) must exist, Haraka does not fall back to its package's copies.
@@ -253,203 +224,71 @@ class HarakaSut final : public Sut {
     return pr;
   }
 
-  std::string submit(const Submission& sub) override {
-    if (pid_ <= 0) throw SutError("haraka: submit() before provision()");
-    smtp::ClientOptions o;
-    o.host = "127.0.0.1";
-    o.port = 587;
-    o.helo_name = "localhost";
-    o.tls = smtp::TlsMode::never;
-    o.connect_timeout = o.command_timeout = o.data_timeout =
-        std::chrono::milliseconds(ctx_.io_timeout_ms * 3);
-    smtp::OutgoingMessage m;
-    m.mail_from = sub.envelope.mail_from;
-    m.rcpt_to = sub.envelope.rcpt_to;
-    m.data = sub.data;
-    const std::string ns = ctx_.netns;
-    smtp::ClientResult r;
-    std::thread t([&] {
-      try {
-        net::NetnsFabric::enter(ns);  // 127.0.0.1 of the SUT's namespace, not ours
-        r = smtp::send_mail(o, m);
-      } catch (const std::exception& e) {
-        r.error = e.what();
-      }
-    });
-    t.join();
-    if (!r.accepted) {
-      const smtp::Reply* f = r.final_reply();
-      throw SutError(fmt::format("haraka refused the submission: {}",
-                                 !r.error.empty() ? r.error : f ? f->summary() : "no reply"));
-    }
-    // "250 Message Queued (F4A1…-…)": the transaction uuid, which outbound logs carry.
-    std::string text;
-    for (const auto& l : r.data_end.lines) text += l;
+ private:
+  void stop_daemons() override {
+    stop_process_group(pid_);
+    pid_ = -1;
+  }
+
+  bool accepting() const override { return pid_ > 0; }
+
+  // "250 Message Queued (F4A1…-…)": the transaction uuid, which outbound logs carry.
+  std::string queue_id(const std::string& text) const override {
     auto open = text.find('(');
     auto close = text.find(')', open);
     if (open == std::string::npos || close == std::string::npos)
       throw SutError("haraka: no transaction id in '" + text + "'");
-    std::string id = text.substr(open + 1, close - open - 1);
-    {
-      std::lock_guard lock(mu_);
-      submissions_.push_back(id);
-    }
-    log(fmt::format("haraka: queued {} for {}", id, fmt::join(sub.envelope.rcpt_to, ", ")));
-    return id;
+    return text.substr(open + 1, close - open - 1);
   }
 
-  void run_queue(const std::atomic<bool>* cancel) override {
-    const auto deadline = std::chrono::steady_clock::now() +
-                          std::chrono::milliseconds(ctx_.io_timeout_ms * 4 + 15000);
-    for (;;) {
-      auto parsed = parse_haraka_log(read_file(dir_ / "haraka.log"));
-      bool all = true;
-      {
-        std::lock_guard lock(mu_);
-        for (const auto& id : submissions_) all = all && parsed.final(id);
-      }
-      if (all || std::chrono::steady_clock::now() > deadline || (cancel && cancel->load())) return;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
+  AttemptsById parse_log(const std::string& text) const override {
+    return parse_haraka_log(text).attempts;
   }
 
-  SubmissionStatus status(std::string_view id) const override {
-    return parse_haraka_log(read_file(dir_ / "haraka.log"))
-        .status(std::string(id), ctx_.clock ? ctx_.clock->now() : 0);
-  }
-
-  std::vector<StoredMessage> mailbox(std::string_view address) const override {
-    std::vector<StoredMessage> out;
-    if (dir_.empty()) return out;
+  // kStorePlugin's files: mail/<rcpt>/<time>.<uuid>.eml with a .meta beside it.
+  std::vector<fs::path> mailbox_files(std::string_view address) const override {
     std::string lower(address);
     std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char ch) { return std::tolower(ch); });
-    std::vector<fs::path> files;
-    std::error_code ec;
-    for (const auto& e : fs::directory_iterator(dir_ / "mail" / lower, ec))
-      if (e.path().extension() == ".eml") files.push_back(e.path());
-    std::sort(files.begin(), files.end());  // names start with the arrival time
-    for (const auto& f : files) {
-      StoredMessage m;
-      m.mailbox = std::string(address);
-      m.data = read_file(f);
-      fs::path meta = f;
-      meta.replace_extension(".meta");
-      std::stringstream ss(read_file(meta));
-      for (std::string line; std::getline(ss, line);) {
-        auto eq = line.find('=');
-        if (eq == std::string::npos) continue;
-        std::string k = line.substr(0, eq), v = line.substr(eq + 1);
-        if (k == "client_ip") m.client_ip = v.rfind("::ffff:", 0) == 0 ? v.substr(7) : v;
-        if (k == "helo") m.helo = v;
-        if (k == "tls") m.tls = v == "1";
-        if (k == "mail_from") m.envelope.mail_from = v;
-        if (k == "rcpt_to") {
-          std::stringstream rs(v);
-          for (std::string r; std::getline(rs, r, ',');) m.envelope.rcpt_to.push_back(r);
-        }
-      }
-      m.at = ctx_.clock ? ctx_.clock->now() : 0;
-      out.push_back(std::move(m));
-    }
-    return out;
+    return sorted_files(dir_ / "mail" / lower, ".eml");  // names start with the arrival time
   }
 
-  std::vector<std::string> logs() const override {
-    std::vector<std::string> out;
-    {
-      std::lock_guard lock(mu_);
-      out = notes_;
-    }
-    if (dir_.empty()) return out;
-    std::stringstream ss(read_file(dir_ / "haraka.log"));
-    for (std::string line; std::getline(ss, line);) out.push_back(line);
-    return out;
-  }
-
-  void stop() override {
-    if (stopped_) return;
-    stopped_ = true;
-    if (pid_ > 0) {
-      // The process group: `ip netns exec` and the node it execs.
-      ::kill(-pid_, SIGTERM);
-      bool gone = false;
-      for (int i = 0; i < 40 && !gone; ++i) {
-        gone = ::waitpid(pid_, nullptr, WNOHANG) == pid_;
-        if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  StoredMessage read_stored(const fs::path& f) const override {
+    StoredMessage m;
+    m.data = read_file(f);
+    fs::path meta = f;
+    meta.replace_extension(".meta");
+    std::stringstream ss(read_file(meta));
+    for (std::string line; std::getline(ss, line);) {
+      auto eq = line.find('=');
+      if (eq == std::string::npos) continue;
+      std::string k = line.substr(0, eq), v = line.substr(eq + 1);
+      if (k == "client_ip") m.client_ip = v.rfind("::ffff:", 0) == 0 ? v.substr(7) : v;
+      if (k == "helo") m.helo = v;
+      if (k == "tls") m.tls = v == "1";
+      if (k == "mail_from") m.envelope.mail_from = v;
+      if (k == "rcpt_to") {
+        std::stringstream rs(v);
+        for (std::string r; std::getline(rs, r, ',');) m.envelope.rcpt_to.push_back(r);
       }
-      if (!gone) {
-        ::kill(-pid_, SIGKILL);
-        ::waitpid(pid_, nullptr, 0);
-      }
-      pid_ = -1;
     }
-    if (!dir_.empty() && !std::getenv("MAILSIM_KEEP_RUN_DIR")) {
-      std::error_code ec;
-      fs::remove_all(dir_, ec);
-    }
-  }
-
- private:
-  void log(std::string line) {
-    std::lock_guard lock(mu_);
-    notes_.push_back(std::move(line));
+    return m;
   }
 
   void spawn_haraka() {
     const std::string node_haraka = (fs::path(haraka_) / "bin" / "haraka").string();
-    std::vector<std::string> argv = {"ip", "netns", "exec", ctx_.netns, "node", node_haraka,
-                                     "-c", dir_.string()};
-    std::vector<char*> args;
-    for (auto& a : argv) args.push_back(a.data());
-    args.push_back(nullptr);
-    const std::string log_path = (dir_ / "haraka.log").string();
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    // Own process group (stop() signals it whole) and no blocked signals: the CLI blocks
-    // SIGINT/SIGTERM in its threads, and a child that inherited that could not be stopped.
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK);
-    posix_spawnattr_setpgroup(&attr, 0);
-    sigset_t none;
-    sigemptyset(&none);
-    posix_spawnattr_setsigmask(&attr, &none);
-    pid_t pid = -1;
-    int rc = ::posix_spawnp(&pid, args[0], &fa, &attr, args.data(), environ);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&attr);
-    if (rc != 0) throw SutError(fmt::format("haraka: cannot start ip netns exec … node: {}", rc));
-    pid_ = pid;
+    pid_ = spawn({"node", node_haraka, "-c", dir_.string()}, log_path());
   }
 
+  // Haraka gets 30 s to listen; a Haraka that died (bad config) fails at once.
   void wait_for_port(const std::string& endpoint) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    while (std::chrono::steady_clock::now() < deadline) {
-      auto r = net::run_command({"ip", "netns", "exec", ctx_.netns, "ss", "-Hltn"}, {},
-                                std::chrono::seconds(10));
-      if (r.output.find(endpoint + " ") != std::string::npos) return;
-      if (::waitpid(pid_, nullptr, WNOHANG) == pid_) {
-        pid_ = -1;
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
+    if (wait_listening(endpoint + " ", std::chrono::seconds(30), &pid_)) return;
     throw SutError(fmt::format("haraka: not listening on {} in {} (log: {})", endpoint, ctx_.netns,
-                               read_file(dir_ / "haraka.log").substr(0, 4000)));
+                               read_file(log_path()).substr(0, 4000)));
   }
 
-  SutContext ctx_;
   std::string haraka_;
-  fs::path dir_;
   std::string domain_;
   pid_t pid_ = -1;
-  bool stopped_ = false;
-  mutable std::mutex mu_;
-  std::vector<std::string> submissions_;
-  std::vector<std::string> notes_;
 };
 
 }  // namespace

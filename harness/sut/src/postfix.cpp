@@ -1,50 +1,26 @@
 // `--sut postfix`: Postfix + OpenDKIM inside the SUT's network namespace (postfix.hpp).
 #include "mailsim/sut/postfix.hpp"
 
-#include <fcntl.h>
 #include <pwd.h>
-#include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <map>
-#include <mutex>
-#include <regex>
 #include <sstream>
-#include <thread>
+#include <string>
 
 #include <fmt/core.h>
 #include <fmt/ranges.h>
 
-#include "mailsim/net/netns_fabric.hpp"
-#include "mailsim/smtp/client.hpp"
 #include "postfix_log.hpp"
+#include "real_mta.hpp"
 
 namespace mailsim::sut {
 
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-void write_file(const fs::path& p, std::string_view text, fs::perms perms = fs::perms::unknown) {
-  std::ofstream out(p, std::ios::binary | std::ios::trunc);
-  out << text;
-  if (!out) throw SutError(fmt::format("postfix: cannot write {}", p.string()));
-  out.close();
-  if (perms != fs::perms::unknown) fs::permissions(p, perms);
-}
 
 // "v=DKIM1; h=sha256; k=rsa; p=MIIB…" out of opendkim-genkey's zone-file snippet
 // (`s._domainkey IN TXT ( "v=DKIM1; …" "p=…" "…" ) ; comment`): the quoted strings joined.
@@ -176,16 +152,14 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 
 namespace {
 
-class PostfixSut final : public Sut {
+class PostfixSut final : public RealMtaSut {
  public:
+  PostfixSut() : RealMtaSut("postfix", "maillog", 25) {}
   ~PostfixSut() override { stop(); }
   std::string kind() const override { return "postfix"; }
 
   void start(const SutContext& ctx) override {
-    if (ctx.netns.empty())
-      throw SutError(
-          "--sut postfix runs a real Postfix and needs --fabric netns (a network namespace per "
-          "world host); the loopback fabric cannot give it the world's addresses");
+    require_netns(ctx, "Postfix");
     for (const char* tool : {"/usr/sbin/postfix", "/usr/sbin/opendkim", "/usr/sbin/opendkim-genkey"})
       if (::access(tool, X_OK) != 0)
         throw SutError(fmt::format(
@@ -193,9 +167,7 @@ class PostfixSut final : public Sut {
             "scripts/bootstrap)",
             tool));
     ctx_ = ctx;
-    char tmpl[] = "/tmp/mailsim-postfix-XXXXXX";
-    if (!::mkdtemp(tmpl)) throw SutError("postfix: cannot create a run directory in /tmp");
-    dir_ = tmpl;
+    make_run_dir();
     fs::permissions(dir_, fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec);
     for (auto sub : {"config", "tls", "dkim", "mail", "data", "queue"}) fs::create_directories(dir_ / sub);
     if (!ctx.tls.empty()) {
@@ -287,180 +259,54 @@ class PostfixSut final : public Sut {
     return pr;
   }
 
-  std::string submit(const Submission& sub) override {
-    if (!started_) throw SutError("postfix: submit() before provision()");
-    smtp::ClientOptions o;
-    o.host = "127.0.0.1";
-    o.port = 25;
-    o.helo_name = "localhost";
-    o.tls = smtp::TlsMode::never;
-    o.connect_timeout = o.command_timeout = o.data_timeout =
-        std::chrono::milliseconds(ctx_.io_timeout_ms * 3);
-    smtp::OutgoingMessage m;
-    m.mail_from = sub.envelope.mail_from;
-    m.rcpt_to = sub.envelope.rcpt_to;
-    m.data = sub.data;
-    const std::string ns = ctx_.netns;
-    smtp::ClientResult r;
-    std::thread t([&] {
-      try {
-        net::NetnsFabric::enter(ns);
-        r = smtp::send_mail(o, m);
-      } catch (const std::exception& e) {
-        r.error = e.what();
-      }
-    });
-    t.join();
-    if (!r.accepted) {
-      const smtp::Reply* f = r.final_reply();
-      throw SutError(fmt::format("postfix refused the submission: {}",
-                                 !r.error.empty() ? r.error : f ? f->summary() : "no reply"));
-    }
-    // "250 2.0.0 Ok: queued as 4Qx1yZ2abcz"
-    std::string text;
-    for (const auto& l : r.data_end.lines) text += l;
+ private:
+  bool accepting() const override { return started_; }
+
+  // "250 2.0.0 Ok: queued as 4Qx1yZ2abcz"
+  std::string queue_id(const std::string& text) const override {
     auto pos = text.find("queued as ");
     if (pos == std::string::npos) throw SutError("postfix: no queue id in '" + text + "'");
     std::string id = text.substr(pos + 10);
-    id = id.substr(0, id.find_first_of(" \r\n"));
-    {
-      std::lock_guard lock(mu_);
-      submissions_.push_back(id);
-    }
-    log(fmt::format("postfix: queued {} for {}", id, fmt::join(sub.envelope.rcpt_to, ", ")));
-    return id;
+    return id.substr(0, id.find_first_of(" \r\n"));
   }
 
-  void run_queue(const std::atomic<bool>* cancel) override {
-    // Real time: Postfix delivers at once; a blocked port costs smtp_connect_timeout.
-    const auto deadline = std::chrono::steady_clock::now() +
-                          std::chrono::milliseconds(ctx_.io_timeout_ms * 4 + 15000);
-    for (;;) {
-      auto parsed = parse_postfix_log(read_file(dir_ / "maillog"));
-      bool all = true;
-      {
-        std::lock_guard lock(mu_);
-        for (const auto& id : submissions_) all = all && parsed.final(id);
-      }
-      if (all || std::chrono::steady_clock::now() > deadline || (cancel && cancel->load())) return;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
+  AttemptsById parse_log(const std::string& text) const override {
+    return parse_postfix_log(text).attempts;
   }
 
-  SubmissionStatus status(std::string_view id) const override {
-    auto parsed = parse_postfix_log(read_file(dir_ / "maillog"));
-    SubmissionStatus st = parsed.status(std::string(id), ctx_.clock ? ctx_.clock->now() : 0);
-    return st;
-  }
-
-  std::vector<StoredMessage> mailbox(std::string_view address) const override {
-    std::vector<StoredMessage> out;
+  // The virtual(8) Maildir of the address; its names start with the delivery time.
+  std::vector<fs::path> mailbox_files(std::string_view address) const override {
     auto at = address.find('@');
-    if (at == std::string_view::npos || dir_.empty()) return out;
-    fs::path box = dir_ / "mail" / std::string(address.substr(at + 1)) /
-                   std::string(address.substr(0, at)) / "new";
-    std::vector<fs::path> files;
-    std::error_code ec;
-    for (const auto& e : fs::directory_iterator(box, ec)) files.push_back(e.path());
-    std::sort(files.begin(), files.end());  // Maildir names start with the delivery time
-    for (const auto& f : files) {
-      StoredMessage m = parse_stored_message(read_file(f));
-      m.mailbox = std::string(address);
-      m.at = ctx_.clock ? ctx_.clock->now() : 0;
-      out.push_back(std::move(m));
-    }
-    return out;
+    if (at == std::string_view::npos) return {};
+    return sorted_files(dir_ / "mail" / std::string(address.substr(at + 1)) /
+                        std::string(address.substr(0, at)) / "new");
   }
 
-  std::vector<std::string> logs() const override {
-    std::vector<std::string> out;
-    {
-      std::lock_guard lock(mu_);
-      out = notes_;
-    }
-    if (dir_.empty()) return out;
-    std::stringstream ss(read_file(dir_ / "maillog"));
-    for (std::string line; std::getline(ss, line);) out.push_back(line);
+  StoredMessage read_stored(const fs::path& f) const override {
+    return parse_stored_message(read_file(f));
+  }
+
+  void extra_logs(std::vector<std::string>& out) const override {
     std::stringstream dk(read_file(dir_ / "opendkim.log"));
     for (std::string line; std::getline(dk, line);) out.push_back("opendkim: " + line);
-    return out;
   }
 
-  void stop() override {
-    if (stopped_) return;
-    stopped_ = true;
+  void stop_daemons() override {
     if (started_) exec({"/usr/sbin/postfix", "-c", (dir_ / "config").string(), "stop"});
-    if (opendkim_pid_ > 0) {
-      ::kill(opendkim_pid_, SIGTERM);
-      for (int i = 0; i < 40 && ::waitpid(opendkim_pid_, nullptr, WNOHANG) == 0; ++i)
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      ::kill(opendkim_pid_, SIGKILL);
-      ::waitpid(opendkim_pid_, nullptr, WNOHANG);
-    }
-    if (!dir_.empty() && !std::getenv("MAILSIM_KEEP_RUN_DIR")) {
-      std::error_code ec;
-      fs::remove_all(dir_, ec);
-    }
-  }
-
- private:
-  void log(std::string line) {
-    std::lock_guard lock(mu_);
-    notes_.push_back(std::move(line));
-  }
-
-  net::CommandResult exec(const std::vector<std::string>& argv) const {
-    std::vector<std::string> full = {"ip", "netns", "exec", ctx_.netns};
-    full.insert(full.end(), argv.begin(), argv.end());
-    return net::run_command(full, {}, std::chrono::seconds(60));
-  }
-
-  pid_t spawn(const std::vector<std::string>& argv, const fs::path& log_path) const {
-    // The fabric's spawn needs a host name; we only know the namespace, so spawn directly.
-    std::vector<std::string> full = {"ip", "netns", "exec", ctx_.netns};
-    full.insert(full.end(), argv.begin(), argv.end());
-    // Everything the child needs is built before fork(): after it only async-signal-safe
-    // calls are allowed in a threaded process.
-    std::vector<char*> args;
-    for (auto& a : full) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    const std::string path = log_path.string();
-    pid_t pid = ::fork();
-    if (pid == 0) {
-      int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-      if (fd >= 0) {
-        ::dup2(fd, 1);
-        ::dup2(fd, 2);
-      }
-      ::execvp(args[0], args.data());
-      ::_exit(127);
-    }
-    if (pid < 0) throw SutError("postfix: fork failed");
-    return pid;
+    stop_process_group(opendkim_pid_);
+    opendkim_pid_ = -1;
   }
 
   void wait_for_port(int port) const {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    const std::string needle = fmt::format(":{} ", port);
-    while (std::chrono::steady_clock::now() < deadline) {
-      auto r = exec({"ss", "-Hltn"});
-      if (r.output.find(needle) != std::string::npos) return;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
+    if (wait_listening(fmt::format(":{} ", port), std::chrono::seconds(20))) return;
     throw SutError(fmt::format("postfix: nothing listens on port {} in {} after 20 s ({})", port,
                                ctx_.netns, read_file(dir_ / "opendkim.log")));
   }
 
-  SutContext ctx_;
-  fs::path dir_;
   std::string domain_;
   std::vector<std::string> mailboxes_;
   pid_t opendkim_pid_ = -1;
   bool started_ = false;
-  bool stopped_ = false;
-  mutable std::mutex mu_;
-  std::vector<std::string> submissions_;
-  std::vector<std::string> notes_;
 };
 
 }  // namespace
