@@ -61,21 +61,27 @@ def main():
     with tempfile.TemporaryDirectory(prefix=f"mailsim-catalog-{sut}-") as tmp:
         out = os.path.join(tmp, "run.json")
         started = time.monotonic()
-        proc = subprocess.run([mailsim, "run", "--sut", sut, "--fabric", "netns", "--jobs", jobs,
-                               "--quiet", "--json", out], capture_output=True, text=True,
-                              timeout=900)
+        proc = subprocess.Popen([mailsim, "run", "--sut", sut, "--fabric", "netns", "--jobs", jobs,
+                                 "--quiet", "--json", out], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        try:
+            stdout_text, stderr_text = proc.communicate(timeout=900)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
         wall = time.monotonic() - started
-        print(proc.stdout)
+        print(stdout_text)
         if proc.returncode not in (0, 1):
-            print(proc.stderr)
+            print(stderr_text)
             print(f"FAIL: mailsim exited {proc.returncode}")
             return 1
         with open(out) as f:
             report = json.load(f)
-        # The run's namespaces carry its pid; none may survive it.
+        # The run's namespaces carry its pid; none may survive it. (Only this run's: another
+        # mailsim on the machine may have its own namespaces up right now.)
         left = [n for n in subprocess.run(["ip", "netns", "list"], capture_output=True,
                                           text=True).stdout.split()
-                if n.startswith("mailsim-p")]
+                if n.startswith(f"mailsim-p{proc.pid}-")]
     failures, seen = [], set()
     print(f"{'scenario':28} {'wall s':>7}  unmet")
     for s in report["scenarios"]:
