@@ -14,12 +14,16 @@
 #include <random>
 #include <thread>
 
+#include "dns_test_util.hpp"
 #include "ldns_util.hpp"
 #include "mailsim/dns/server.hpp"
 #include "server_cache.hpp"
 
 namespace mailsim::dns {
 namespace {
+
+using test::loopback;
+using test::make_query;
 
 using namespace std::chrono_literals;
 using world::DnsFaultKind;
@@ -42,22 +46,6 @@ world::World cache_world() {
   w.add_fault({"to.example.com", std::nullopt, DnsFaultKind::timeout});
   w.add_fault({"tc.example.com", std::nullopt, DnsFaultKind::truncate});
   return w;
-}
-
-std::vector<std::uint8_t> make_query(const std::string& name, std::uint16_t type,
-                                     std::uint16_t id, std::uint16_t edns_size = 0) {
-  ldns_rdf* owner = nullptr;
-  EXPECT_EQ(ldns_str2rdf_dname(&owner, (name + ".").c_str()), LDNS_STATUS_OK);
-  detail::PktPtr q(
-      ldns_pkt_query_new(owner, static_cast<ldns_rr_type>(type), LDNS_RR_CLASS_IN, 0));
-  ldns_pkt_set_id(q.get(), id);
-  if (edns_size) ldns_pkt_set_edns_udp_size(q.get(), edns_size);
-  std::uint8_t* data = nullptr;
-  std::size_t size = 0;
-  EXPECT_EQ(ldns_pkt2wire(&data, q.get(), &size), LDNS_STATUS_OK);
-  std::vector<std::uint8_t> out(data, data + size);
-  free(data);
-  return out;
 }
 
 // The same name with each letter's case drawn from `rng` (DNS 0x20).
@@ -191,14 +179,6 @@ TEST(ResponseCache, ANewGenerationEmptiesItAndStaleEntriesAreRefused) {
 }
 
 // --- over sockets -------------------------------------------------------------------
-
-sockaddr_in loopback(std::uint16_t port) {
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  return a;
-}
 
 // A UDP client socket with a receive timeout; one exchange at a time.
 class UdpClient {
