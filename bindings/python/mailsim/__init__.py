@@ -105,20 +105,6 @@ def _auto_run_index() -> int:
     return next(_blocks) % 250
 
 
-def _block_busy(result: Result) -> bool:
-    return "Address already in use" in result.error
-
-
-def _retry_busy_block(result: Result, what: Scenario, options: dict, attempts: int = 5) -> Result:
-    """An automatically chosen 127.N block may be in use by another process on the machine
-    (another test run); the choice was ours, so the run moves to the next block. A block
-    chosen by the caller (run_index=) is never changed."""
-    while attempts and _block_busy(result):
-        attempts -= 1
-        result = Runner(run_index=_auto_run_index(), **options).run(what)
-    return result
-
-
 def run(
     what: Union[ScenarioLike, Iterable[ScenarioLike]],
     *,
@@ -133,24 +119,18 @@ def run(
     list of them in parallel and returns the Results sorted by scenario name.
 
     The GIL is released while the run works; Ctrl-C stops it cleanly and raises
-    KeyboardInterrupt after everything it started is torn down. ``run_index`` picks the first
-    127.N block; by default each call takes the next block of this process, so successive and
-    concurrent runs (and other processes) do not share one.
+    KeyboardInterrupt after everything it started is torn down. ``run_index`` is the preferred
+    first 127.N block; by default each call prefers the next block of this process. A block
+    another run holds is skipped (the Runner leases each block), so runs never share one.
     """
-    auto = run_index is None
-    options = dict(seed=seed, personas=list(personas or []), jobs=jobs, sut=sut,
-                   io_timeout_ms=io_timeout_ms)
-    runner = Runner(run_index=_auto_run_index() if auto else run_index, **options)
+    # The Runner leases each block (a bound socket): one held by another process is
+    # skipped there, for every caller.
+    runner = Runner(run_index=_auto_run_index() if run_index is None else run_index,
+                    seed=seed, personas=list(personas or []), jobs=jobs, sut=sut,
+                    io_timeout_ms=io_timeout_ms)
     if isinstance(what, (Scenario, str, os.PathLike)):
-        one = scenario(what)
-        result = runner.run(one)
-        return _retry_busy_block(result, one, options) if auto else result
-    many = [scenario(w) for w in what]
-    results = runner.run_all(many)
-    if auto:
-        by_name = {s.name: s for s in many}
-        results = [_retry_busy_block(r, by_name[r.scenario], options) for r in results]
-    return results
+        return runner.run(scenario(what))
+    return runner.run_all([scenario(w) for w in what])
 
 
 __all__ = [
