@@ -1,8 +1,10 @@
 #include "mailsim/smtp/server.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <map>
 #include <mutex>
+#include <stdexcept>
 #include <system_error>
 
 #include <boost/asio/co_spawn.hpp>
@@ -15,7 +17,6 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <fmt/format.h>
 
 #include "mailsim/smtp/status_codes.hpp"
@@ -24,16 +25,26 @@
 namespace mailsim::smtp {
 
 namespace asio = boost::asio;
-namespace beast = boost::beast;
 using tcp = asio::ip::tcp;
 using boost::system::error_code;
+using Clock = std::chrono::steady_clock;
 
 class Session;
 
 struct SmtpServer::State : std::enable_shared_from_this<SmtpServer::State> {
-  State(asio::io_context& io, ServerOptions opts, HandlerFactory f)
-      : ioc(io), options(std::move(opts)), factory(std::move(f)), acceptor(io) {}
-  asio::io_context& ioc;
+  State(std::vector<asio::io_context*> contexts, bool each_one_thread, ServerOptions opts,
+        HandlerFactory f)
+      : workers(std::move(contexts)),
+        one_thread_per_worker(each_one_thread),
+        options(std::move(opts)),
+        factory(std::move(f)),
+        acceptor(*workers.front()) {}
+  // Sessions are spread round robin over these io_contexts; the acceptor lives on the first.
+  std::vector<asio::io_context*> workers;
+  // True when each worker is run by exactly one thread: a session then needs no strand, its
+  // io_context already runs its handlers one at a time.
+  bool one_thread_per_worker;
+  std::size_t next_worker = 0;  // accept_loop only
   ServerOptions options;
   HandlerFactory factory;
   tcp::acceptor acceptor;
@@ -45,17 +56,32 @@ struct SmtpServer::State : std::enable_shared_from_this<SmtpServer::State> {
   std::atomic<bool> stopping{false};
   tcp::endpoint bound;
 
+  // The executor the next accepted connection runs on.
+  asio::any_io_executor next_session_executor() {
+    asio::io_context& ctx = *workers[next_worker++ % workers.size()];
+    if (one_thread_per_worker) return ctx.get_executor();
+    return asio::make_strand(ctx);
+  }
   asio::awaitable<void> accept_loop(std::shared_ptr<State> self);
 };
 
-// One connection: owns its stream and dialogue, runs on its own strand, only moves bytes.
+// One connection: owns its socket and dialogue, runs on one executor (a strand, or an
+// io_context that one thread runs), only moves bytes.
+//
+// Timeouts: one deadline per session, moved forward before every read, write and handshake,
+// and one timer that is only re-armed when it fires early (the deadline moved on meanwhile) or
+// when a step needs a shorter deadline than the one armed. Arming a timer for each step and
+// cancelling it after cost a timer-queue update and a cancelled completion per SMTP command —
+// most of a session's syscalls beyond its reads and writes. Expiry cancels the pending
+// operation (it never closes the socket): a timed-out session still owes the client its 421
+// (RFC 5321 §3.8, §4.5.3.2.7).
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(std::shared_ptr<SmtpServer::State> state, tcp::socket socket, std::uint64_t id,
           bool overloaded)
       : state_(std::move(state)),
-        stream_(std::move(socket)),
-        read_timer_(stream_.get_executor()),
+        socket_(std::move(socket)),
+        timer_(socket_.get_executor()),
         id_(id),
         overloaded_(overloaded) {}
 
@@ -64,27 +90,68 @@ class Session : public std::enable_shared_from_this<Session> {
   asio::awaitable<void> run(std::shared_ptr<Session> self);
   // From any thread: ask the session to say 421 and close (SmtpServer::stop()).
   void stop() {
-    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+    asio::dispatch(socket_.get_executor(), [self = shared_from_this()] {
       self->stop_requested_ = true;
-      self->stream_.cancel();
+      error_code ignored;
+      self->socket_.cancel(ignored);
     });
   }
 
  private:
   bool fault(IoOp op) const { return state_->options.fault && state_->options.fault(op); }
   asio::awaitable<std::size_t> read_some(char* data, std::size_t size, error_code& ec);
-  asio::awaitable<void> write(const std::string& bytes, error_code& ec);
+  asio::awaitable<void> write(const std::string& bytes, std::chrono::milliseconds within,
+                              error_code& ec);
   asio::awaitable<void> handshake(error_code& ec);
+  void set_deadline(std::chrono::milliseconds within);
+  void arm_timer(Clock::time_point at);
+  void on_timer();
+  // A step that failed because the deadline passed reports a timeout, not the cancellation.
+  void map_timeout(error_code& ec) const {
+    if (timed_out_ && ec == asio::error::operation_aborted) ec = asio::error::timed_out;
+  }
 
   std::shared_ptr<SmtpServer::State> state_;
-  beast::tcp_stream stream_;
-  std::unique_ptr<asio::ssl::stream<beast::tcp_stream&>> tls_;
-  asio::steady_timer read_timer_;
+  tcp::socket socket_;
+  std::unique_ptr<asio::ssl::stream<tcp::socket&>> tls_;
+  asio::steady_timer timer_;
+  Clock::time_point deadline_ = Clock::time_point::max();
+  Clock::time_point timer_at_ = Clock::time_point::max();  // when the armed timer fires
+  bool timer_armed_ = false;
   bool timed_out_ = false;
+  bool finished_ = false;
   std::uint64_t id_;
   bool overloaded_;
   bool stop_requested_ = false;
 };
+
+void Session::set_deadline(std::chrono::milliseconds within) {
+  deadline_ = Clock::now() + within;
+  timed_out_ = false;
+  // A later deadline needs nothing: the armed timer will find it moved and wait again.
+  if (!timer_armed_ || deadline_ < timer_at_) arm_timer(deadline_);
+}
+
+void Session::arm_timer(Clock::time_point at) {
+  timer_armed_ = true;
+  timer_at_ = at;
+  timer_.expires_at(at);  // a wait already pending completes with operation_aborted
+  timer_.async_wait([self = shared_from_this()](error_code ec) {
+    if (!ec) self->on_timer();
+  });
+}
+
+void Session::on_timer() {
+  timer_armed_ = false;
+  if (finished_) return;
+  if (Clock::now() < deadline_) {
+    arm_timer(deadline_);
+    return;
+  }
+  timed_out_ = true;
+  error_code ignored;
+  socket_.cancel(ignored);
+}
 
 asio::awaitable<std::size_t> Session::read_some(char* data, std::size_t size, error_code& ec) {
   if (fault(IoOp::read)) {
@@ -97,37 +164,28 @@ asio::awaitable<std::size_t> Session::read_some(char* data, std::size_t size, er
     ec = asio::error::operation_aborted;
     co_return 0;
   }
-  // Our own timer, not the stream's expiry: beast closes the socket on expiry, and a
-  // timed-out session still owes the client its 421 (RFC 5321 §3.8). The timer only cancels.
-  stream_.expires_never();
-  timed_out_ = false;
-  read_timer_.expires_after(state_->options.command_timeout);
-  read_timer_.async_wait([self = shared_from_this()](error_code timer_ec) {
-    if (timer_ec) return;
-    self->timed_out_ = true;
-    error_code ignored;
-    self->stream_.socket().cancel(ignored);
-  });
+  set_deadline(state_->options.command_timeout);
   auto token = asio::redirect_error(asio::use_awaitable, ec);
   std::size_t n = tls_ ? co_await tls_->async_read_some(asio::buffer(data, size), token)
-                       : co_await stream_.async_read_some(asio::buffer(data, size), token);
-  read_timer_.cancel();
-  if (timed_out_) ec = beast::error::timeout;
+                       : co_await socket_.async_read_some(asio::buffer(data, size), token);
+  map_timeout(ec);
   co_return n;
 }
 
-asio::awaitable<void> Session::write(const std::string& bytes, error_code& ec) {
+asio::awaitable<void> Session::write(const std::string& bytes, std::chrono::milliseconds within,
+                                     error_code& ec) {
   if (bytes.empty()) co_return;
   if (fault(IoOp::write)) {
     ec = asio::error::broken_pipe;
     co_return;
   }
-  stream_.expires_after(state_->options.command_timeout);
+  set_deadline(within);
   auto token = asio::redirect_error(asio::use_awaitable, ec);
   if (tls_)
     co_await asio::async_write(*tls_, asio::buffer(bytes), token);
   else
-    co_await asio::async_write(stream_, asio::buffer(bytes), token);
+    co_await asio::async_write(socket_, asio::buffer(bytes), token);
+  map_timeout(ec);
 }
 
 asio::awaitable<void> Session::handshake(error_code& ec) {
@@ -135,10 +193,11 @@ asio::awaitable<void> Session::handshake(error_code& ec) {
     ec = asio::error::connection_reset;
     co_return;
   }
-  tls_ = std::make_unique<asio::ssl::stream<beast::tcp_stream&>>(stream_, *state_->options.tls);
-  stream_.expires_after(state_->options.tls_handshake_timeout);
+  tls_ = std::make_unique<asio::ssl::stream<tcp::socket&>>(socket_, *state_->options.tls);
+  set_deadline(state_->options.tls_handshake_timeout);
   co_await tls_->async_handshake(asio::ssl::stream_base::server,
                                  asio::redirect_error(asio::use_awaitable, ec));
+  map_timeout(ec);
 }
 
 asio::awaitable<void> Session::run(std::shared_ptr<Session> self) {
@@ -146,8 +205,8 @@ asio::awaitable<void> Session::run(std::shared_ptr<Session> self) {
   error_code ec;
   const auto& opts = state_->options;
   ConnectionInfo info;
-  info.peer = stream_.socket().remote_endpoint(ec);
-  info.local = stream_.socket().local_endpoint(ec);
+  info.peer = socket_.remote_endpoint(ec);
+  info.local = socket_.local_endpoint(ec);
   ec = {};
   info.client_ip = opts.client_address ? opts.client_address(info.peer)
                                        : info.peer.address().to_string();
@@ -155,7 +214,7 @@ asio::awaitable<void> Session::run(std::shared_ptr<Session> self) {
     // RFC 5321 §3.8: a server that cannot serve now says 421 and closes.
     co_await write(fmt::format("421 {} {} Too many connections, try again later\r\n",
                                esc::kSystemNotAccepting, opts.dialogue.hostname),
-                   ec);
+                   opts.command_timeout, ec);
   } else {
     std::unique_ptr<SessionHandler> handler = state_->factory ? state_->factory(info) : nullptr;
     if (!handler) handler = std::make_unique<AcceptAllHandler>();
@@ -171,7 +230,7 @@ asio::awaitable<void> Session::run(std::shared_ptr<Session> self) {
         out.reply += bye.reply;
         out.close = true;
       }
-      co_await write(out.reply, ec);
+      co_await write(out.reply, opts.command_timeout, ec);
       if (ec) {
         dialogue.peer_closed(fmt::format("write failed: {}", ec.message()));
         break;
@@ -186,12 +245,11 @@ asio::awaitable<void> Session::run(std::shared_ptr<Session> self) {
         dialogue.tls_started(detail::tls_info_of(tls_->native_handle()));
       }
       std::size_t n = co_await read_some(buf.data(), buf.size(), ec);
-      if (ec == beast::error::timeout) {
+      if (ec == asio::error::timed_out) {
         // RFC 5321 §4.5.3.2.7: the wait for a command timed out.
         out = dialogue.timeout();
         ec = {};
-        stream_.expires_after(std::chrono::seconds(5));  // best effort for the 421
-        co_await write(out.reply, ec);
+        co_await write(out.reply, std::chrono::seconds(5), ec);  // best effort for the 421
         break;
       }
       if (ec == asio::error::operation_aborted && stop_requested_) {
@@ -213,9 +271,11 @@ asio::awaitable<void> Session::run(std::shared_ptr<Session> self) {
     }
     if (observer) observer(dialogue.context(), dialogue.transcript(), dialogue.close_reason());
   }
+  finished_ = true;
+  timer_.cancel();  // releases the timer's hold on this session
   // No TLS close_notify wait: a peer that vanished must not hold the session open.
-  stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-  stream_.close();
+  socket_.shutdown(tcp::socket::shutdown_both, ec);
+  socket_.close(ec);
   {
     std::lock_guard lock(state_->mutex);
     ++state_->finished;  // before the erase: active()==0 implies every finish is counted
@@ -227,8 +287,9 @@ asio::awaitable<void> SmtpServer::State::accept_loop(std::shared_ptr<State> self
   (void)self;
   for (;;) {
     error_code ec;
-    tcp::socket socket = co_await acceptor.async_accept(
-        asio::make_strand(ioc), asio::redirect_error(asio::use_awaitable, ec));
+    asio::any_io_executor executor = next_session_executor();
+    tcp::socket socket =
+        co_await acceptor.async_accept(executor, asio::redirect_error(asio::use_awaitable, ec));
     if (stopping || !acceptor.is_open()) co_return;
     if (ec) {
       if (ec == asio::error::operation_aborted) co_return;
@@ -236,7 +297,6 @@ asio::awaitable<void> SmtpServer::State::accept_loop(std::shared_ptr<State> self
     }
     ++accepted;
     std::shared_ptr<Session> session;
-    auto strand = socket.get_executor();  // the strand it was accepted on
     {
       std::lock_guard lock(mutex);
       const bool overloaded = sessions.size() >= options.max_sessions;
@@ -244,12 +304,23 @@ asio::awaitable<void> SmtpServer::State::accept_loop(std::shared_ptr<State> self
       session = std::make_shared<Session>(self, std::move(socket), id, overloaded);
       sessions[id] = session;
     }
-    asio::co_spawn(strand, session->run(session), asio::detached);
+    asio::co_spawn(executor, session->run(session), asio::detached);
   }
 }
 
 SmtpServer::SmtpServer(asio::io_context& ioc, ServerOptions options, HandlerFactory factory)
-    : state_(std::make_shared<State>(ioc, std::move(options), std::move(factory))) {}
+    : state_(std::make_shared<State>(std::vector<asio::io_context*>{&ioc}, false,
+                                     std::move(options), std::move(factory))) {}
+
+SmtpServer::SmtpServer(std::vector<asio::io_context*> workers, ServerOptions options,
+                       HandlerFactory factory)
+    : state_(std::make_shared<State>(
+          [&] {
+            if (workers.empty() || std::find(workers.begin(), workers.end(), nullptr) != workers.end())
+              throw std::invalid_argument("smtp server: no io_context to run sessions on");
+            return std::move(workers);
+          }(),
+          true, std::move(options), std::move(factory))) {}
 
 SmtpServer::~SmtpServer() { stop(); }
 
@@ -307,21 +378,37 @@ std::size_t SmtpServer::sessions_accepted() const { return state_->accepted; }
 std::size_t SmtpServer::sessions_finished() const { return state_->finished; }
 
 ServerThread::ServerThread(ServerOptions options, HandlerFactory factory, int threads) {
-  server_ = std::make_unique<SmtpServer>(ioc_, std::move(options), std::move(factory));
+  // One io_context per thread, hint 1: a handler a session posts for itself stays on its
+  // thread's private queue, with no lock hand-off or wake-up of another thread.
+  std::vector<asio::io_context*> workers;
+  for (int i = 0; i < std::max(1, threads); ++i) {
+    contexts_.push_back(std::make_unique<asio::io_context>(1));
+    workers.push_back(contexts_.back().get());
+    // A worker with no session yet must not return from run() at once.
+    guards_.emplace_back(asio::make_work_guard(*contexts_.back()));
+  }
+  server_ = std::make_unique<SmtpServer>(std::move(workers), std::move(options), std::move(factory));
   server_->start();
-  for (int i = 0; i < std::max(1, threads); ++i) threads_.emplace_back([this] { ioc_.run(); });
+  for (auto& ctx : contexts_) threads_.emplace_back([c = ctx.get()] { c->run(); });
 }
 
-ServerThread::~ServerThread() { stop(); }
+ServerThread::~ServerThread() {
+  stop();
+  // Sessions left on a worker still hold the server's state, and with it the listener of the
+  // first io_context: destroy the others first, so that listener never outlives its own.
+  server_.reset();
+  while (!contexts_.empty()) contexts_.pop_back();
+}
 
 void ServerThread::stop() {
   if (threads_.empty()) return;
   server_->stop();
-  // Sessions say 421 and close; give them a moment, then stop the loop regardless.
+  // Sessions say 421 and close; give them a moment, then stop the loops regardless.
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
   while (server_->active_sessions() > 0 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  ioc_.stop();
+  guards_.clear();
+  for (auto& ctx : contexts_) ctx->stop();
   for (auto& t : threads_) t.join();
   threads_.clear();
 }

@@ -1,7 +1,7 @@
-// SMTP server on Boost.Asio: a listener that accepts and spawns one session per connection
-// (each on its own strand); a session only moves bytes between its socket (upgraded in place
-// to TLS on STARTTLS, RFC 3207) and a ServerDialogue. Every read has a deadline and a size
-// limit.
+// SMTP server on Boost.Asio: a listener that accepts and spawns one session per connection;
+// a session only moves bytes between its socket (upgraded in place to TLS on STARTTLS,
+// RFC 3207) and a ServerDialogue. Every read, write and handshake has a deadline, every read
+// a size limit.
 #pragma once
 
 #include <chrono>
@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
@@ -62,7 +63,13 @@ using SessionObserver = std::function<void(const SessionContext&, const Transcri
 
 class SmtpServer {
  public:
+  // Every session on `ioc`, each on its own strand (any number of threads may run `ioc`).
   SmtpServer(boost::asio::io_context& ioc, ServerOptions options, HandlerFactory factory);
+  // Sessions spread round robin over `workers`, each of which the caller runs on exactly one
+  // thread (so a session needs no strand); the listener runs on the first. Throws
+  // std::invalid_argument when `workers` is empty or holds a null.
+  SmtpServer(std::vector<boost::asio::io_context*> workers, ServerOptions options,
+             HandlerFactory factory);
   ~SmtpServer();  // stop()s
   SmtpServer(const SmtpServer&) = delete;
   SmtpServer& operator=(const SmtpServer&) = delete;
@@ -85,8 +92,8 @@ class SmtpServer {
   std::shared_ptr<State> state_;
 };
 
-// An io_context with its own thread(s) running an SmtpServer: the easy way for tests and the
-// runner to have a server "in the background". Stops and joins in the destructor.
+// An SmtpServer in the background on `threads` threads, each running its own io_context (the
+// easy way for tests and the runner to have a server). Stops and joins in the destructor.
 class ServerThread {
  public:
   ServerThread(ServerOptions options, HandlerFactory factory, int threads = 1);
@@ -96,7 +103,8 @@ class ServerThread {
   void stop();
 
  private:
-  boost::asio::io_context ioc_;
+  std::vector<std::unique_ptr<boost::asio::io_context>> contexts_;
+  std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guards_;
   std::unique_ptr<SmtpServer> server_;
   std::vector<std::thread> threads_;
 };
