@@ -92,22 +92,26 @@ struct ReceivingMta::Shared {
     return ++connections;
   }
 
-  void publish(std::vector<Delivery> ds, const std::vector<smtp::TranscriptLine>* transcript) {
+  // Each Delivery of the session gets the session's transcript (the last one takes it).
+  void publish(std::vector<Delivery> ds, std::vector<smtp::TranscriptLine>* transcript) {
     DeliveryCallback cb;
-    std::vector<Delivery> published;
     {
       std::lock_guard lock(mutex);
-      for (auto& d : ds) {
-        if (transcript) d.transcript = *transcript;
-        d.sequence = deliveries.size() + 1;
-        deliveries.push_back(d);
-        published.push_back(std::move(d));
-      }
       cb = callback;
+      for (auto& d : ds) {
+        if (transcript)
+          d.transcript = &d == &ds.back() ? std::move(*transcript) : *transcript;
+        d.sequence = deliveries.size() + 1;
+        // The callback runs outside the lock on its own copy; without one, nothing is copied.
+        if (cb)
+          deliveries.push_back(d);
+        else
+          deliveries.push_back(std::move(d));
+      }
     }
     changed.notify_all();
     if (cb)
-      for (const auto& d : published) cb(d);
+      for (const auto& d : ds) cb(d);
   }
 
   void session_closed(const void* key, std::vector<Delivery> ds) {
@@ -166,21 +170,21 @@ class MtaSession : public smtp::SessionHandler {
     facts_.ipv6 = world::is_ipv6(ctx.client_ip);
     facts_.message_id = id_;
     auto& r = shared_->resolver;
-    conn_checks_.iprev =
+    checks_.iprev =
         guarded<auth::IprevResult>([&] { return auth::check_iprev(ctx.client_ip, r); });
     if (!shared_->config.dnsbl_zones.empty())
-      conn_checks_.dnsbl = guarded<auth::DnsblResult>(
+      checks_.dnsbl = guarded<auth::DnsblResult>(
           [&] { return auth::check_dnsbl(ctx.client_ip, shared_->config.dnsbl_zones, r); });
     pending_ = true;
     stage_ = Stage::connect;
     smtp::Reply reply;
-    if (auto v = ask(Stage::connect, conn_checks_, conn_hits_); v.reply) {
+    if (auto v = ask(Stage::connect, conn_hits_); v.reply) {
       reply = *v.reply;
       return finish_now(Stage::connect, reply, v.disposition);
     }
     // The dialogue puts the host name first (RFC 5321 §4.3.1); we give the rest.
     reply = smtp::make_reply(
-        220, "", personas::expand(shared_->persona.greeting_suffix, facts_, conn_checks_));
+        220, "", personas::expand(shared_->persona.greeting_suffix, facts_, checks_));
     smtp::Reply as_sent = reply;
     as_sent.lines[0] = shared_->persona.greeting(shared_->host, id_);
     replies_.push_back(as_sent);
@@ -190,15 +194,15 @@ class MtaSession : public smtp::SessionHandler {
   smtp::Reply on_helo(const smtp::SessionContext& ctx, std::string_view name, bool) override {
     facts_.helo = std::string{name};
     auto& r = shared_->resolver;
-    conn_checks_.helo =
+    checks_.helo =
         guarded<auth::HeloResult>([&] { return auth::check_helo(facts_.helo, ctx.client_ip, r); });
-    conn_checks_.spf_helo = guarded<auth::SpfResult>(
+    checks_.spf_helo = guarded<auth::SpfResult>(
         [&] { return auth::check_spf_helo(ctx.client_ip, facts_.helo, r); });
     pending_ = true;
     stage_ = Stage::helo;
     // A new EHLO resets the transaction (RFC 5321 §4.1.4); HELO-stage hits are per session.
     std::erase_if(conn_hits_, [](const personas::RuleHit& h) { return h.stage == Stage::helo; });
-    if (auto v = ask(Stage::helo, conn_checks_, conn_hits_); v.reply)
+    if (auto v = ask(Stage::helo, conn_hits_); v.reply)
       return finish_now(Stage::helo, *v.reply, v.disposition);
     // The dialogue prefixes the host and lists the extensions (RFC 5321 §4.1.1.1).
     return record(smtp::make_reply(250, "", "at your service, [" + ctx.client_ip + "]"));
@@ -208,7 +212,7 @@ class MtaSession : public smtp::SessionHandler {
                       const smtp::EsmtpParams& params) override {
     if (pending_ && stage_ >= Stage::mail)
       finish(stage_, last_reply_, "client started a new transaction");
-    txn_ = {};
+    clear_transaction();
     txn_first_reply_ = replies_.size();
     txn_.envelope.mail_from = std::string{from};
     txn_.envelope.smtputf8 = params.count("SMTPUTF8") > 0;
@@ -216,11 +220,11 @@ class MtaSession : public smtp::SessionHandler {
     facts_.tls = ctx.tls.used;
     tls_ = to_facts(ctx.tls);
     auto& r = shared_->resolver;
-    txn_.checks.spf = guarded<auth::SpfResult>(
+    checks_.spf = guarded<auth::SpfResult>(
         [&] { return auth::check_spf_mailfrom(ctx.client_ip, facts_.helo, facts_.mail_from, r); });
     pending_ = true;
     stage_ = Stage::mail;
-    if (auto v = ask(Stage::mail, checks(), txn_.hits); v.reply)
+    if (auto v = ask(Stage::mail, txn_.hits); v.reply)
       return finish_now(Stage::mail, *v.reply, v.disposition);
     return record(smtp::make_reply(250, "2.1.0", "OK"));
   }
@@ -231,7 +235,7 @@ class MtaSession : public smtp::SessionHandler {
     stage_ = Stage::rcpt;
     // The persona's RCPT rules are per transaction: recorded once, answered for every RCPT.
     std::vector<personas::RuleHit> before = hits();
-    personas::Verdict v = shared_->persona.evaluate(Stage::rcpt, checks(), facts_, before);
+    personas::Verdict v = shared_->persona.evaluate(Stage::rcpt, checks_, facts_, before);
     if (!txn_.rcpt_evaluated) {
       txn_.hits.insert(txn_.hits.end(), v.fired.begin(), v.fired.end());
       txn_.rcpt_evaluated = true;
@@ -262,37 +266,36 @@ class MtaSession : public smtp::SessionHandler {
     auth::DkimVerifyOptions dkim_options;
     dkim_options.now =
         shared_->config.clock ? std::optional(shared_->config.clock()) : shared_->config.now;
-    txn_.checks.dkim =
+    checks_.dkim =
         guarded<auth::DkimResult>([&] { return auth::verify_dkim(message, r, dkim_options); });
-    auth::SpfResult spf = txn_.checks.spf.value_or(auth::SpfResult{});
-    txn_.checks.dmarc = guarded<auth::DmarcResult>(
-        [&] { return auth::check_dmarc(message, spf, *txn_.checks.dkim, r); });
-    txn_.checks.content =
+    static const auth::SpfResult kNoSpf;
+    const auth::SpfResult& spf = checks_.spf ? *checks_.spf : kNoSpf;
+    checks_.dmarc = guarded<auth::DmarcResult>(
+        [&] { return auth::check_dmarc(message, spf, *checks_.dkim, r); });
+    checks_.content =
         guarded<auth::ContentResult>([&] { return auth::check_content(message); });
-    txn_.checks.tls = guarded<auth::CheckResult>([&] { return auth::check_tls(tls_); });
+    checks_.tls = guarded<auth::CheckResult>([&] { return auth::check_tls(tls_); });
     // Can the author's domain receive replies (RFC 5321 §5.1)? mail-tester's "we did not
     // find a mail server" (docs/personas.md); only the From domain, once it is known.
     if (!facts_.from_domain.empty())
-      txn_.checks.mx =
+      checks_.mx =
           guarded<auth::MxResult>([&] { return auth::check_mx(facts_.from_domain, r); });
 
-    // One snapshot of every result for the verdict, the header, the reply and the Delivery
-    // (each checks() call copies every result with its trace).
-    auth::CheckSet all = checks();
-    personas::Verdict v = ask(Stage::data, all, txn_.hits);
+    personas::Verdict v = ask(Stage::data, txn_.hits);
     if (v.reply) return finish_now(Stage::data, *v.reply, v.disposition);
 
     auth::Connection connection{facts_.client_ip, facts_.helo, tls_};
-    std::string ar = auth::authentication_results(shared_->host, all, connection, txn_.envelope);
+    std::string ar =
+        auth::authentication_results(shared_->host, checks_, connection, txn_.envelope);
     std::string stored;
     stored.reserve(ar.size() + 2 + message.raw.size());
     stored.append(ar).append("\r\n").append(message.raw);
     const auto& p = shared_->persona;
     smtp::Reply reply =
-        smtp::make_reply(250, p.accept_enhanced, personas::expand(p.accept_text, facts_, all),
+        smtp::make_reply(250, p.accept_enhanced, personas::expand(p.accept_text, facts_, checks_),
                          fmt::format("accepted: {}", personas::to_string(v.disposition)));
     record(reply);
-    Delivery d = build(Stage::accepted, reply, v.disposition, std::move(all));
+    Delivery d = build(Stage::accepted, reply, v.disposition);
     d.authentication_results = ar;
     d.message = std::move(stored);
     done_.push_back(std::move(d));
@@ -324,7 +327,6 @@ class MtaSession : public smtp::SessionHandler {
  private:
   struct Txn {
     auth::Envelope envelope;
-    auth::CheckSet checks;  // spf, dkim, dmarc, content, tls
     std::vector<personas::RuleHit> hits;
     bool rcpt_evaluated = false;
     bool rcpt_refused = false;
@@ -341,15 +343,16 @@ class MtaSession : public smtp::SessionHandler {
     return x && lower(trim(x->value)) == "yes";
   }
 
-  auth::CheckSet checks() const {
-    auth::CheckSet c = conn_checks_;
-    c.spf = txn_.checks.spf;
-    c.dkim = txn_.checks.dkim;
-    c.dmarc = txn_.checks.dmarc;
-    c.content = txn_.checks.content;
-    c.tls = txn_.checks.tls;
-    c.mx = txn_.checks.mx;
-    return c;
+  // A transaction's checks end with it (RFC 5321 §4.1.4: MAIL starts a new one, RSET and a
+  // new EHLO clear it); the connection's (iprev, dnsbl, helo, spf_helo) stay in checks_.
+  void clear_transaction() {
+    txn_ = {};
+    checks_.spf.reset();
+    checks_.dkim.reset();
+    checks_.dmarc.reset();
+    checks_.content.reset();
+    checks_.tls.reset();
+    checks_.mx.reset();
   }
 
   std::vector<personas::RuleHit> hits() const {
@@ -359,9 +362,8 @@ class MtaSession : public smtp::SessionHandler {
   }
 
   // Asks the persona and keeps the rules that fired (connection-level or transaction-level).
-  personas::Verdict ask(Stage stage, const auth::CheckSet& c,
-                        std::vector<personas::RuleHit>& into) {
-    personas::Verdict v = shared_->persona.evaluate(stage, c, facts_, hits());
+  personas::Verdict ask(Stage stage, std::vector<personas::RuleHit>& into) {
+    personas::Verdict v = shared_->persona.evaluate(stage, checks_, facts_, hits());
     into.insert(into.end(), v.fired.begin(), v.fired.end());
     return v;
   }
@@ -397,16 +399,13 @@ class MtaSession : public smtp::SessionHandler {
   // but not every earlier transaction's, so recording stays linear in the messages sent.
   void end_transaction(Stage stage) {
     pending_ = false;
-    txn_ = {};
+    clear_transaction();
     if (stage >= Stage::mail && txn_first_reply_ <= replies_.size())
       replies_.resize(txn_first_reply_);
   }
 
+  // The Delivery gets a copy of the checks: the connection's stay for the next transaction.
   Delivery build(Stage stage, const smtp::Reply& final_reply, Disposition disposition) const {
-    return build(stage, final_reply, disposition, checks());
-  }
-  Delivery build(Stage stage, const smtp::Reply& final_reply, Disposition disposition,
-                 auth::CheckSet all) const {
     Delivery d;
     d.persona = shared_->persona.name;
     d.receiver_host = shared_->host;
@@ -418,7 +417,7 @@ class MtaSession : public smtp::SessionHandler {
     d.ended_at = stage;
     d.final_reply = final_reply;
     d.replies = replies_;
-    d.checks = std::move(all);
+    d.checks = checks_;
     d.disposition = disposition;
     d.rules = hits();
     d.score = shared_->persona.score(d.rules);
@@ -431,7 +430,7 @@ class MtaSession : public smtp::SessionHandler {
   std::string id_;
   personas::Facts facts_;
   auth::TlsFacts tls_;
-  auth::CheckSet conn_checks_;  // iprev, dnsbl, helo, spf_helo
+  auth::CheckSet checks_;  // the connection's and the current transaction's results
   std::vector<personas::RuleHit> conn_hits_;
   Txn txn_;
   std::vector<smtp::Reply> replies_;
