@@ -37,7 +37,8 @@ constexpr int kMaxDnsLookups = 10;
 
 // Per-check state reached from the libspf2 DNS layer through SPF_dns_server_t::hook.
 struct LayerState {
-  TracingResolver* resolver = nullptr;
+  // The traced resolver for the real check; the bare one for find_mechanism's re-runs.
+  dns::Resolver* resolver = nullptr;
   SpfResult* out = nullptr;
   std::string top_domain;    // the domain whose record check_host() starts with
   bool top_seen = false;     // the first TXT lookup of top_domain is not a term
@@ -396,34 +397,95 @@ struct Evaluation {
   std::string error;
 };
 
+// A libspf2 server with our DNS layer under it. SPF_server_new_dns() is not cheap to call
+// per check (it calls gethostname() — a uname syscall — and compiles the default
+// explanation macro string), so each thread keeps one and reuses it: an SPF_server_t holds
+// only configuration (resolver, rec_dom, explanation, limits), every per-check datum lives
+// in the SPF_request_t/SPF_response_t made per evaluation and in the LayerState the layer's
+// hook points at for the duration of one evaluation. One per thread because neither
+// libspf2's server nor our hook pointer is meant to be shared between concurrent checks.
+struct SpfServer {
+  // The layer is ours to free: SPF_server_new_dns sets destroy_resolver = 0, so
+  // SPF_server_free never calls its destroy hook (libspf2 spf_server.c). Declared before
+  // the server so it outlives it (LeakSanitizer found one layer leaked per check).
+  std::unique_ptr<SPF_dns_server_t, void (*)(SPF_dns_server_t*)> layer{nullptr, layer_destroy};
+  std::unique_ptr<SPF_server_t, ServerDeleter> server;
+  bool busy = false;  // an evaluation on this thread is using it (see ServerLease)
+
+  // Empty (server == nullptr) when out of memory; `error` says which part failed.
+  static SpfServer make(std::string& error) {
+    SpfServer s;
+    s.layer.reset(static_cast<SPF_dns_server_t*>(std::calloc(1, sizeof(SPF_dns_server_t))));
+    if (!s.layer) {
+      error = "out of memory creating the DNS layer";
+      return s;
+    }
+    s.layer->destroy = layer_destroy;
+    s.layer->lookup = layer_lookup;
+    s.layer->name = "mailsim";
+    s.server.reset(SPF_server_new_dns(s.layer.get(), 0));
+    if (!s.server) {
+      error = "libspf2 could not create a server";
+      return s;
+    }
+    SPF_server_set_rec_dom(s.server.get(), "mailsim.invalid");
+    return s;
+  }
+};
+
+// The calling thread's server for one evaluation. Should an evaluation ever start while
+// another is running on the same thread (a resolver that checks SPF itself), it gets a
+// server of its own instead, so the outer evaluation's hook is never overwritten. The
+// thread's server is freed when the thread exits (thread_local destructor).
+class ServerLease {
+ public:
+  explicit ServerLease(LayerState& state) {
+    thread_local SpfServer mine;
+    if (!mine.busy) {
+      if (!mine.server) mine = SpfServer::make(error_);
+      if (mine.server) {
+        used_ = &mine;
+        mine.busy = true;
+      }
+    } else {
+      own_ = SpfServer::make(error_);
+      if (own_.server) used_ = &own_;
+    }
+    if (used_ != nullptr) used_->layer->hook = &state;
+  }
+  ~ServerLease() {
+    if (used_ == nullptr) return;
+    used_->layer->hook = nullptr;  // the LayerState dies with the check
+    used_->busy = false;
+  }
+  ServerLease(const ServerLease&) = delete;
+  ServerLease& operator=(const ServerLease&) = delete;
+
+  SPF_server_t* server() const { return used_ != nullptr ? used_->server.get() : nullptr; }
+  const std::string& error() const { return error_; }
+
+ private:
+  SpfServer own_;
+  SpfServer* used_ = nullptr;
+  std::string error_;
+};
+
 Evaluation evaluate(const std::string& client_ip, const std::string& helo,
                     const std::string& env_from, LayerState& state) {
   Evaluation ev;
   install_handlers();
-  // The layer is ours to free: SPF_server_new_dns sets destroy_resolver = 0, so
-  // SPF_server_free never calls its destroy hook (libspf2 spf_server.c). Declared before
-  // the server so it outlives it (LeakSanitizer found one layer leaked per check).
-  std::unique_ptr<SPF_dns_server_t, void (*)(SPF_dns_server_t*)> layer_owner(
-      static_cast<SPF_dns_server_t*>(std::calloc(1, sizeof(SPF_dns_server_t))), layer_destroy);
-  SPF_dns_server_t* layer = layer_owner.get();
-  if (layer == nullptr) {
-    ev.error = "out of memory creating the DNS layer";
+  ServerLease lease(state);
+  if (lease.server() == nullptr) {
+    ev.error = lease.error();
     return ev;
   }
-  layer->destroy = layer_destroy;
-  layer->lookup = layer_lookup;
-  layer->name = "mailsim";
-  layer->hook = &state;
-  // A server per call: libspf2 server objects are not thread-safe, and they are cheap.
-  std::unique_ptr<SPF_server_t, ServerDeleter> server(SPF_server_new_dns(layer, 0));
-  if (!server) {
-    ev.error = "libspf2 could not create a server";
+  std::unique_ptr<SPF_request_t, RequestDeleter> request(SPF_request_new(lease.server()));
+  if (!request) {
+    ev.error = "out of memory creating the libspf2 request";
     return ev;
   }
-  SPF_server_set_rec_dom(server.get(), "mailsim.invalid");
-  std::unique_ptr<SPF_request_t, RequestDeleter> request(SPF_request_new(server.get()));
   state.client_v6 = world::is_ipv6(client_ip);
-  SPF_errcode_t err = world::is_ipv6(client_ip)
+  SPF_errcode_t err = state.client_v6
                           ? SPF_request_set_ipv6_str(request.get(), client_ip.c_str())
                           : SPF_request_set_ipv4_str(request.get(), client_ip.c_str());
   if (err != SPF_E_SUCCESS) {
@@ -455,36 +517,96 @@ std::vector<std::string> split_terms(const std::string& record) {
   return terms;
 }
 
-// libspf2 does not say which mechanism decided the result. We find it by re-evaluating
-// growing prefixes of the top-level record (its mechanisms only, RFC 7208 §4.6.2: the
-// first that matches decides) until one ends on a mechanism match. These extra
-// evaluations use the untraced resolver, so the trace and counters show the real check.
+// The result a mechanism gives when it matches: its qualifier (RFC 7208 §4.6.2, "+" when
+// absent).
+Result qualifier_result(std::string_view term) {
+  switch (term.empty() ? '+' : term.front()) {
+    case '-': return Result::fail;
+    case '~': return Result::softfail;
+    case '?': return Result::neutral;
+    default: return Result::pass;
+  }
+}
+
+// The mechanism name of a term, lower-case, without qualifier, value or CIDR length.
+std::string mechanism_name(std::string_view term) {
+  if (!term.empty() && (term.front() == '+' || term.front() == '-' || term.front() == '~' ||
+                        term.front() == '?'))
+    term.remove_prefix(1);
+  std::size_t end = term.find_first_of(":/");
+  std::string name(term.substr(0, end));
+  std::transform(name.begin(), name.end(), name.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return name;
+}
+
+// libspf2 does not say which mechanism decided the result; this finds it. RFC 7208 §4.6.2:
+// mechanisms are evaluated in order and the first that matches decides, its qualifier
+// giving the result. So only mechanisms whose qualifier gives `result` can have decided
+// ("candidates"; the redirect= target when none did).
+//
+// Without re-evaluating, when the record can be read that way: `dns_terms` is how many
+// terms cost a lookup in the real evaluation (LayerState::terms). For a record of plain
+// mechanisms (no include:, no modifier — so every counted lookup is a top-level term's and
+// each term counts once, its MX/PTR address lookups being secondary), evaluation stopped
+// at the matching term, so that term lies after the dns_terms-th lookup term and before the
+// next one. A single candidate there is the answer.
+//
+// Otherwise (includes, redirect, several candidates in that span) growing prefixes of the
+// record are re-evaluated, each ending on the next candidate, until one ends on a
+// mechanism match; skipping the prefixes that end on a non-candidate is exact, as such a
+// prefix cannot end on a match giving `result` that a shorter candidate prefix missed.
+// These re-runs use the bare resolver, so the trace and counters show only the real check.
 std::string find_mechanism(const std::string& client_ip, const std::string& helo,
                            const std::string& env_from, const std::string& domain,
-                           const std::string& record, dns::Resolver& resolver) {
+                           const std::string& record, Result result, int dns_terms,
+                           dns::Resolver& resolver) {
   std::vector<std::string> terms = split_terms(record);
   if (terms.size() < 2) return "";
-  std::string prefix = terms.front();
-  Trace scratch;
   std::string redirect;
+  bool plain = true;  // only mechanisms, and no include:
+  std::vector<std::size_t> candidates;
   for (std::size_t k = 1; k < terms.size(); ++k) {
     const std::string& term = terms[k];
     if (term.find('=') != std::string::npos) {  // a modifier (RFC 7208 §6)
       if (term.rfind("redirect=", 0) == 0) redirect = term;
+      plain = false;
       continue;
     }
-    prefix += " " + term;
-    TracingResolver quiet(resolver, scratch);
+    if (mechanism_name(term) == "include") plain = false;
+    if (qualifier_result(term) == result) candidates.push_back(k);
+  }
+  if (plain) {
+    auto costs_lookup = [](const std::string& name) {
+      return name == "a" || name == "mx" || name == "ptr" || name == "exists";
+    };
+    int seen = 0;
+    std::size_t found = 0;
+    int in_span = 0;
+    for (std::size_t k = 1; k < terms.size() && seen <= dns_terms; ++k) {
+      if (costs_lookup(mechanism_name(terms[k])) && ++seen > dns_terms) break;
+      if (seen == dns_terms && qualifier_result(terms[k]) == result) {
+        found = k;
+        ++in_span;
+      }
+    }
+    if (in_span == 1) return terms[found];
+  }
+
+  std::string prefix = terms.front();
+  std::size_t next = 1;
+  for (std::size_t k : candidates) {
+    for (; next <= k; ++next)
+      if (terms[next].find('=') == std::string::npos) prefix += " " + terms[next];
     SpfResult sink;
     LayerState st;
-    st.resolver = &quiet;
+    st.resolver = &resolver;
     st.out = &sink;
     st.top_domain = domain;
     st.override_top = prefix;
     Evaluation ev = evaluate(client_ip, helo, env_from, st);
     if (!ev.response) return "";
-    if (SPF_response_reason(ev.response.get()) == SPF_REASON_MECH) return term;
-    scratch.clear();
+    if (SPF_response_reason(ev.response.get()) == SPF_REASON_MECH) return terms[k];
   }
   return redirect;
 }
@@ -603,8 +725,8 @@ SpfResult run_check(const std::string& client_ip, const std::string& helo,
   if (reason == SPF_REASON_MECH && !out.record.empty() &&
       (out.result == Result::pass || out.result == Result::fail ||
        out.result == Result::softfail || out.result == Result::neutral)) {
-    out.mechanism =
-        find_mechanism(unmap_ipv4(client_ip), helo, env_from, out.domain, out.record, resolver);
+    out.mechanism = find_mechanism(unmap_ipv4(client_ip), helo, env_from, out.domain,
+                                   out.record, out.result, state.terms, resolver);
   }
   std::string via = out.mechanism.empty() ? std::string() : " by " + out.mechanism;
   if (reason == SPF_REASON_DEFAULT)
