@@ -188,21 +188,105 @@ struct DkimDeleter {
 using LibPtr = std::unique_ptr<DKIM_LIB, LibDeleter>;
 using DkimPtr = std::unique_ptr<DKIM, DkimDeleter>;
 
-LibPtr make_lib(std::optional<std::int64_t> now) {
+LibPtr make_lib() {
   LibPtr lib(dkim_init(nullptr, nullptr));
   if (!lib) throw std::runtime_error("libopendkim: dkim_init failed");
+  return lib;
+}
+
+// What a fresh DKIM_LIB holds for the options set per call, read once from libopendkim
+// itself so that a reused library can be put back exactly as dkim_init() left it.
+struct LibDefaults {
+  std::uint64_t fixed_time = 0;
+  std::uint64_t clock_drift = 0;
+  unsigned int min_key_bits = 0;
+};
+
+LibDefaults read_defaults(DKIM_LIB* lib) {
+  LibDefaults d;
+  auto get = [lib](dkim_opts_t opt, void* data, std::size_t len, const char* name) {
+    if (dkim_options(lib, DKIM_OP_GETOPT, opt, data, len) != DKIM_STAT_OK)
+      throw std::runtime_error(fmt::format("libopendkim: cannot read the default of {}", name));
+  };
+  get(DKIM_OPTS_FIXEDTIME, &d.fixed_time, sizeof d.fixed_time, "DKIM_OPTS_FIXEDTIME");
+  get(DKIM_OPTS_CLOCKDRIFT, &d.clock_drift, sizeof d.clock_drift, "DKIM_OPTS_CLOCKDRIFT");
+  get(DKIM_OPTS_MINKEYBITS, &d.min_key_bits, sizeof d.min_key_bits, "DKIM_OPTS_MINKEYBITS");
+  return d;
+}
+
+// (DKIM_OPTS_FLAGS is always set whole by verify_dkim; signing never sets it.)
+// dkim_init() is not cheap to call per message: it runs res_ninit() (a stat and a read of
+// /etc/resolv.conf, allocations) for a resolver we never use, as keys come through
+// dkim_set_key_lookup. libopendkim's library handle is meant to be long-lived and shared by
+// all the per-message handles made from it (dkim_init.html: "called when setting up the
+// application"; dkim.html: handles share no memory and may run in separate threads), and
+// dkim_options() "can be called at any time after acquiring a library handle". The options
+// we set per call (FIXEDTIME, CLOCKDRIFT, FLAGS, MINKEYBITS, SIGNHDRS) are read from the
+// library while a handle works, so a handle must not see them change under it: each thread
+// keeps its own library for verifying and one for signing, and every call sets all of them
+// — to the caller's values or back to the defaults read from the fresh library — before it
+// makes its handle, and frees the handle before returning.
+enum class LibUse { verify, sign };
+
+struct ThreadLib {
+  LibPtr lib;
+  LibDefaults defaults;
+  bool busy = false;  // a call on this thread is using it (see LibLease)
+};
+
+// The calling thread's library for `use`, for the duration of one call. A call that starts
+// while another on the same thread is still using it (a key lookup that verifies DKIM
+// itself) gets a library of its own. The thread's libraries are closed at thread exit.
+class LibLease {
+ public:
+  explicit LibLease(LibUse use) {
+    thread_local ThreadLib verify_lib;
+    thread_local ThreadLib sign_lib;
+    ThreadLib& mine = use == LibUse::verify ? verify_lib : sign_lib;
+    ThreadLib* chosen = &own_;
+    if (!mine.busy) {
+      chosen = &mine;
+      mine.busy = true;
+      slot_ = &mine;
+    }
+    if (!chosen->lib) {
+      chosen->lib = make_lib();
+      chosen->defaults = read_defaults(chosen->lib.get());
+    }
+    lib_ = chosen->lib.get();
+    defaults_ = chosen->defaults;
+  }
+  ~LibLease() {
+    if (slot_ != nullptr) slot_->busy = false;
+  }
+  LibLease(const LibLease&) = delete;
+  LibLease& operator=(const LibLease&) = delete;
+
+  DKIM_LIB* get() const { return lib_; }
+  const LibDefaults& defaults() const { return defaults_; }
+
+ private:
+  ThreadLib own_;
+  ThreadLib* slot_ = nullptr;
+  DKIM_LIB* lib_ = nullptr;
+  LibDefaults defaults_;
+};
+
+// Sets the clock options of `lib` for one call: the injected clock, or libopendkim's own.
+void set_clock(DKIM_LIB* lib, const LibDefaults& defaults, std::optional<std::int64_t> now) {
+  std::uint64_t fixed = defaults.fixed_time;
+  std::uint64_t drift = defaults.clock_drift;
   if (now) {
     // DKIM_OPTS_FIXEDTIME: libopendkim uses this instead of time() for t=/x= (injected clock).
-    std::uint64_t fixed = static_cast<std::uint64_t>(*now);
-    dkim_options(lib.get(), DKIM_OP_SETOPT, DKIM_OPTS_FIXEDTIME, &fixed, sizeof fixed);
+    fixed = static_cast<std::uint64_t>(*now);
     // libopendkim 2.11 signs with FIXEDTIME but checks x=/t= against time(NULL). Widening
     // the allowed clock drift by |real − fixed| keeps it from rejecting what is valid at the
     // injected time; verify_dkim then applies x= and t= itself at that time (check_times).
     std::int64_t real = static_cast<std::int64_t>(std::time(nullptr));
-    std::uint64_t drift = static_cast<std::uint64_t>(std::llabs(real - *now)) + kClockDrift;
-    dkim_options(lib.get(), DKIM_OP_SETOPT, DKIM_OPTS_CLOCKDRIFT, &drift, sizeof drift);
+    drift = static_cast<std::uint64_t>(std::llabs(real - *now)) + kClockDrift;
   }
-  return lib;
+  dkim_options(lib, DKIM_OP_SETOPT, DKIM_OPTS_FIXEDTIME, &fixed, sizeof fixed);
+  dkim_options(lib, DKIM_OP_SETOPT, DKIM_OPTS_CLOCKDRIFT, &drift, sizeof drift);
 }
 
 std::string algorithm_name(DKIM_SIGINFO* sig) {
@@ -463,14 +547,14 @@ DkimResult verify_dkim(const Message& message, dns::Resolver& resolver,
   VerifyContext ctx;
   ctx.resolver = &tracing;
   ctx.trace = &out.trace;
-  LibPtr lib = make_lib(options.now);
+  LibLease lib(LibUse::verify);
+  set_clock(lib.get(), lib.defaults(), options.now);
   // Keep handles for signatures libopendkim cannot parse, so each one is reported.
   unsigned int flags = DKIM_LIBFLAGS_BADSIGHANDLES;
   dkim_options(lib.get(), DKIM_OP_SETOPT, DKIM_OPTS_FLAGS, &flags, sizeof flags);
-  if (options.min_rsa_bits > 0) {
-    unsigned int bits = static_cast<unsigned int>(options.min_rsa_bits);
-    dkim_options(lib.get(), DKIM_OP_SETOPT, DKIM_OPTS_MINKEYBITS, &bits, sizeof bits);
-  }
+  unsigned int bits = options.min_rsa_bits > 0 ? static_cast<unsigned int>(options.min_rsa_bits)
+                                               : lib.defaults().min_key_bits;
+  dkim_options(lib.get(), DKIM_OP_SETOPT, DKIM_OPTS_MINKEYBITS, &bits, sizeof bits);
   dkim_set_key_lookup(lib.get(), key_lookup);
 
   DKIM_STAT status = DKIM_STAT_OK;
@@ -540,7 +624,8 @@ DkimResult verify_dkim(const Message& message, dns::Resolver& resolver,
 
 std::string sign_dkim(const Message& message, const DkimKey& key,
                       const DkimSignOptions& options) {
-  LibPtr lib = make_lib(options.now);
+  LibLease lib(LibUse::sign);
+  set_clock(lib.get(), lib.defaults(), options.now);
   // The header fields to sign: a NULL-terminated list (DKIM_OPTS_SIGNHDRS). Only those
   // present in the message end up in h= (RFC 6376 §5.4).
   std::vector<std::string> names = options.headers;
