@@ -36,6 +36,75 @@ extern "C" {
 
 #include <fmt/format.h>
 
+namespace mailsim::auth::key_cache {
+
+// Parsed RSA public keys by the exact bytes libopendkim hands to d2i_PUBKEY_bio (the DER
+// of the p= value it just base64-decoded), kept per thread while verify_dkim runs (see the
+// d2i_PUBKEY_bio definition at the end of this file). Real verifiers keep fetched keys for
+// the record's DNS TTL; this keeps less: the DNS query is still made and the record still
+// read and decoded for every signature, only the DER → RSA parse and the Montgomery
+// context OpenSSL computes on the first RSA_verify with a key (cached in the RSA object,
+// RSA_FLAG_CACHE_PUBLIC) are reused, and only for byte-identical DER — a changed or
+// rotated key is a different key. Bounded: kMaxKeys entries, the oldest dropped first.
+// Per thread, so no key object is shared between threads; freed at thread exit.
+constexpr std::size_t kMaxKeys = 16;
+
+struct Entry {
+  std::string bytes;          // the whole BIO content the key was parsed from
+  std::size_t consumed = 0;   // how much of it the DER parse used
+  EVP_PKEY* key = nullptr;    // one reference held by the cache
+};
+
+class Cache {
+ public:
+  Cache() = default;
+  Cache(const Cache&) = delete;
+  Cache& operator=(const Cache&) = delete;
+  ~Cache() {
+    for (Entry& e : entries_) EVP_PKEY_free(e.key);
+  }
+  const Entry* find(std::string_view bytes) const {
+    for (const Entry& e : entries_)
+      if (e.bytes == bytes) return &e;
+    return nullptr;
+  }
+  // Takes a new reference to `key`.
+  void add(std::string_view bytes, std::size_t consumed, EVP_PKEY* key) {
+    if (EVP_PKEY_up_ref(key) != 1) return;
+    if (entries_.size() == kMaxKeys) {
+      EVP_PKEY_free(entries_.front().key);
+      entries_.erase(entries_.begin());
+    }
+    entries_.push_back({std::string(bytes), consumed, key});
+  }
+
+ private:
+  std::vector<Entry> entries_;
+};
+
+// True while verify_dkim runs on this thread: only then does d2i_PUBKEY_bio use the cache,
+// so no other caller in the process ever gets a shared key object.
+thread_local bool tl_enabled = false;
+
+Cache& thread_cache() {
+  thread_local Cache cache;
+  return cache;
+}
+
+// Enables the cache for the current thread for its lifetime (restoring the previous state).
+class Scope {
+ public:
+  Scope() : previous_(tl_enabled) { tl_enabled = true; }
+  ~Scope() { tl_enabled = previous_; }
+  Scope(const Scope&) = delete;
+  Scope& operator=(const Scope&) = delete;
+
+ private:
+  bool previous_;
+};
+
+}  // namespace mailsim::auth::key_cache
+
 namespace mailsim::auth {
 namespace {
 
@@ -567,6 +636,7 @@ DkimResult verify_dkim(const Message& message, dns::Resolver& resolver,
     return out;
   }
   dkim_set_user_context(dkim.get(), &ctx);
+  key_cache::Scope use_key_cache;  // libopendkim parses keys in dkim_eoh/dkim_eom
   for (const auto& h : message.headers) {
     std::string field = h.raw.empty() ? h.name + ": " + h.value : h.raw;
     dkim_header(dkim.get(), reinterpret_cast<u_char*>(field.data()), field.size());
@@ -698,17 +768,51 @@ std::string sign_dkim(const Message& message, const DkimKey& key,
 // definition takes precedence over libcrypto's for the process (libopendkim's reference
 // binds to the first definition in lookup order) and parses a SubjectPublicKeyInfo holding
 // an rsaEncryption key (RFC 6376 §3.6.1, RFC 8017 §A.1.1) with OpenSSL's own DER decoder
-// for that type, d2i_RSA_PUBKEY, which skips the decoder framework. Nothing is cached:
-// every call parses its bytes, and every signature is still verified with RSA_verify.
-// Anything else (other BIO types, ed25519, RSA-PSS, malformed DER) goes to libcrypto's
-// d2i_PUBKEY_bio unchanged, so acceptance and errors stay OpenSSL's.
+// for that type, d2i_RSA_PUBKEY, which skips the decoder framework. While verify_dkim runs
+// on the thread, a key parsed from byte-identical DER earlier on the same thread is handed
+// out again (another reference to it, see key_cache above); every signature is still
+// verified with RSA_verify. libopendkim only reads the key (EVP_PKEY_get1_RSA, RSA_size,
+// RSA_verify) and frees its reference in dkim_free. Anything else (other BIO types,
+// ed25519, RSA-PSS, malformed DER) goes to libcrypto's d2i_PUBKEY_bio unchanged, so
+// acceptance and errors stay OpenSSL's.
+namespace {
+
+// Consumes `n` bytes of `bp`, as ASN1_d2i_bio does with what it parsed.
+void consume(BIO* bp, std::size_t n) {
+  unsigned char sink[256];
+  while (n > 0) {
+    int got = BIO_read(bp, sink, static_cast<int>(std::min(n, sizeof sink)));
+    if (got <= 0) break;
+    n -= static_cast<std::size_t>(got);
+  }
+}
+
+EVP_PKEY* hand_out(EVP_PKEY* pkey, EVP_PKEY** a) {
+  if (a != nullptr) {
+    EVP_PKEY_free(*a);
+    *a = pkey;
+  }
+  return pkey;
+}
+
+}  // namespace
+
 extern "C" EVP_PKEY* d2i_PUBKEY_bio(BIO* bp, EVP_PKEY** a) {
   using Real = EVP_PKEY* (*)(BIO*, EVP_PKEY**);
   static const Real real = reinterpret_cast<Real>(dlsym(RTLD_NEXT, "d2i_PUBKEY_bio"));
+  namespace kc = mailsim::auth::key_cache;
   if (bp != nullptr && BIO_method_type(bp) == BIO_TYPE_MEM) {
     char* data = nullptr;
     long len = BIO_get_mem_data(bp, &data);
     if (len > 0 && data != nullptr) {
+      std::string_view bytes(data, static_cast<std::size_t>(len));
+      if (kc::tl_enabled) {
+        if (const kc::Entry* hit = kc::thread_cache().find(bytes);
+            hit != nullptr && EVP_PKEY_up_ref(hit->key) == 1) {
+          consume(bp, hit->consumed);
+          return hand_out(hit->key, a);
+        }
+      }
       ERR_set_mark();  // a miss here must leave no error behind for the fallback's caller
       const auto* start = reinterpret_cast<const unsigned char*>(data);
       const unsigned char* p = start;
@@ -717,19 +821,10 @@ extern "C" EVP_PKEY* d2i_PUBKEY_bio(BIO* bp, EVP_PKEY** a) {
         EVP_PKEY* pkey = EVP_PKEY_new();
         if (pkey != nullptr && EVP_PKEY_assign_RSA(pkey, rsa) == 1) {
           ERR_pop_to_mark();
-          // Consume what was parsed, as ASN1_d2i_bio does.
-          std::size_t left = static_cast<std::size_t>(p - start);
-          unsigned char sink[256];
-          while (left > 0) {
-            int got = BIO_read(bp, sink, static_cast<int>(std::min(left, sizeof sink)));
-            if (got <= 0) break;
-            left -= static_cast<std::size_t>(got);
-          }
-          if (a != nullptr) {
-            EVP_PKEY_free(*a);
-            *a = pkey;
-          }
-          return pkey;
+          std::size_t consumed = static_cast<std::size_t>(p - start);
+          if (kc::tl_enabled) kc::thread_cache().add(bytes, consumed, pkey);
+          consume(bp, consumed);
+          return hand_out(pkey, a);
         }
         EVP_PKEY_free(pkey);
       }

@@ -5,6 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+#include <vector>
+
 #include "mailsim/dns/resolver.hpp"
 #include "mailsim/world/world.hpp"
 
@@ -192,6 +196,72 @@ TEST(Dkim, WrongKeyFails) {
   DkimResult r = verify_with(world::make_txt(kKeyName, other.public_txt), signed_message(rsa2048()));
   EXPECT_EQ(r.result, Result::fail) << r.cause;
   EXPECT_TRUE(r.signatures.at(0).body_hash_ok) << "the body is intact; the key is wrong";
+}
+
+// verify_dkim keeps a libopendkim library and parsed RSA keys per thread between calls
+// (dkim.cpp); nothing of one call may leak into the next.
+TEST(DkimReuse, ARotatedKeyUnderTheSameSelectorIsUsedNotTheOneParsedBefore) {
+  DkimKey rotated = generate_dkim_key("nodeseek.com", "mail", 9, 2048);
+  Message by_old = signed_message(rsa2048());
+  Message by_new = signed_message(rotated);
+  world::Record old_key = world::make_txt(kKeyName, rsa2048().public_txt);
+  world::Record new_key = world::make_txt(kKeyName, rotated.public_txt);
+  EXPECT_EQ(verify_with(old_key, by_old).result, Result::pass);
+  EXPECT_EQ(verify_with(old_key, by_old).result, Result::pass) << "second use, same key";
+  DkimResult stale = verify_with(new_key, by_old);
+  EXPECT_EQ(stale.result, Result::fail) << stale.cause;
+  EXPECT_EQ(verify_with(new_key, by_new).result, Result::pass);
+  DkimResult back = verify_with(old_key, by_new);
+  EXPECT_EQ(back.result, Result::fail) << back.cause;
+  EXPECT_EQ(verify_with(old_key, by_old).result, Result::pass);
+}
+
+TEST(DkimReuse, OptionsOfOneCallDoNotStickToTheNext) {
+  Message m = signed_message(rsa2048());
+  world::World w;
+  w.add_zone("nodeseek.com");
+  w.add(world::make_txt(kKeyName, rsa2048().public_txt));
+  auto resolver = dns::make_world_resolver(w);
+  DkimResult strict = verify_dkim(m, *resolver, {.now = kNow + 10, .min_rsa_bits = 4096});
+  EXPECT_EQ(strict.result, Result::permerror) << strict.cause;
+  EXPECT_NE(strict.cause.find("too small"), std::string::npos) << strict.cause;
+  EXPECT_EQ(verify_dkim(m, *resolver, {.now = kNow + 10}).result, Result::pass)
+      << "the 4096-bit floor of the previous call is gone";
+  DkimResult early = verify_dkim(m, *resolver, {.now = kNow - 3600});
+  EXPECT_EQ(early.result, Result::fail) << early.cause;
+  EXPECT_EQ(verify_dkim(m, *resolver, {.now = kNow + 10}).result, Result::pass)
+      << "the clock of the previous call is gone";
+
+  Message plain = Message::parse(kMessage);
+  std::string only_from = sign_dkim(plain, rsa2048(), {.headers = {"from"}, .now = kNow});
+  EXPECT_NE(only_from.find("h=From;"), std::string::npos) << only_from;
+  std::string all = sign_dkim(plain, rsa2048(), {.now = kNow});
+  EXPECT_NE(all.find("h=From:To:Subject:Date:Message-ID;"), std::string::npos)
+      << "the header list of the previous signature is gone: " << all;
+}
+
+TEST(DkimReuse, ConcurrentThreadsEachGetTheirOwnVerdicts) {
+  // Every thread verifies both keys' messages against both published keys, interleaved:
+  // per-thread state must give each call exactly its own answer.
+  DkimKey rotated = generate_dkim_key("nodeseek.com", "mail", 9, 2048);
+  const Message by_old = signed_message(rsa2048());
+  const Message by_new = signed_message(rotated);
+  const world::Record old_key = world::make_txt(kKeyName, rsa2048().public_txt);
+  const world::Record new_key = world::make_txt(kKeyName, rotated.public_txt);
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 10; ++i) {
+        bool flip = ((i + t) % 2) == 0;
+        const world::Record& key = flip ? old_key : new_key;
+        if (verify_with(key, flip ? by_old : by_new).result != Result::pass) ++wrong;
+        if (verify_with(key, flip ? by_new : by_old).result != Result::fail) ++wrong;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(wrong.load(), 0);
 }
 
 TEST(DkimKeyGen, SameSeedSameKeyOtherSeedOtherKey) {
