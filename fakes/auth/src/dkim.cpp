@@ -190,7 +190,20 @@ std::string pkcs1_to_spki(const std::string& record) {
   if (p == std::string::npos) return record;
   std::size_t end = record.find(';', p);
   if (end == std::string::npos) end = record.size();
-  std::vector<unsigned char> der = b64decode(std::string_view(record).substr(p, end - p));
+  std::string_view value = std::string_view(record).substr(p, end - p);
+  // The form shows in the first DER octets (tag, length, next tag: at most 1 + 5 + 1), so
+  // only a 16-character (12-octet) head of p= is decoded first; nearly every key is an SPKI
+  // and needs nothing more. A head that is not clean base64 makes the whole value fail
+  // to decode too, so the record is returned unchanged as before.
+  std::string head;
+  for (char c : value) {
+    if (c == ' ' || c == '\t' || c == '\r' || c == '\n') continue;
+    head += c;
+    if (head.size() == 16) break;
+  }
+  std::vector<unsigned char> head_der = b64decode(head);
+  if (head_der.empty() || !looks_like_pkcs1_rsa(head_der)) return record;
+  std::vector<unsigned char> der = b64decode(value);
   if (der.empty()) return record;
   // Tell the two forms apart by their first DER element instead of parsing the key: a
   // trial d2i_PUBKEY costs ~270 µs with OpenSSL 3's decoders (measured; a quarter of a

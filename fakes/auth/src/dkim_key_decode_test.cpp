@@ -9,10 +9,13 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
 #include "mailsim/auth/dkim.hpp"
+#include "mailsim/dns/resolver.hpp"
+#include "mailsim/world/world.hpp"
 
 namespace mailsim::auth {
 namespace {
@@ -82,6 +85,42 @@ TEST(DkimKeyDecode, Ed25519FallsThroughToLibcrypto) {
   ASSERT_NE(key, nullptr);
   EXPECT_EQ(EVP_PKEY_get_id(key), EVP_PKEY_ED25519);
   EVP_PKEY_free(key);
+}
+
+TEST(DkimKeyDecode, BarePkcs1KeyIsRewrappedAndVerifies) {
+  // p= holding a PKCS#1 RSAPublicKey instead of an SPKI (RFC 6376 §3.6.1) is accepted, as
+  // dkimpy and Stalwart do, and the trace says so; an SPKI record gets no such line.
+  DkimKey k = generate_dkim_key("nodeseek.com", "mail", 7, 2048);
+  BIO* in = BIO_new_mem_buf(k.private_key_pem.data(), static_cast<int>(k.private_key_pem.size()));
+  EVP_PKEY* key = PEM_read_bio_PrivateKey(in, nullptr, nullptr, nullptr);
+  BIO_free(in);
+  ASSERT_NE(key, nullptr);
+  unsigned char* der = nullptr;
+  int len = i2d_PublicKey(key, &der);  // RSAPublicKey for an RSA key (RFC 8017 §A.1.1)
+  EVP_PKEY_free(key);
+  ASSERT_GT(len, 0);
+  std::string b64(4 * ((static_cast<std::size_t>(len) + 2) / 3) + 1, '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(b64.data()), der, len);
+  OPENSSL_free(der);
+  b64.resize(static_cast<std::size_t>(n));
+  ASSERT_EQ(b64.rfind("MIIBCgKCAQEA", 0), 0u) << "SEQUENCE { INTEGER ... }: " << b64;
+
+  Message plain = Message::parse(
+      "From: a@nodeseek.com\r\nTo: b@gmail.com\r\nSubject: s\r\n\r\nbody\r\n");
+  Message m = Message::parse(sign_dkim(plain, k, {.now = 1700000000}) + plain.raw);
+  for (bool pkcs1 : {true, false}) {
+    world::World w;
+    w.add_zone("nodeseek.com");
+    w.add(world::make_txt("mail._domainkey.nodeseek.com",
+                          pkcs1 ? "v=DKIM1; k=rsa; p=" + b64 : k.public_txt));
+    auto resolver = dns::make_world_resolver(w);
+    DkimResult r = verify_dkim(m, *resolver, {.now = 1700000060});
+    EXPECT_EQ(r.result, Result::pass) << r.cause;
+    bool noted = std::any_of(r.trace.begin(), r.trace.end(), [](const TraceStep& s) {
+      return s.text.find("bare PKCS#1 RSAPublicKey") != std::string::npos;
+    });
+    EXPECT_EQ(noted, pkcs1);
+  }
 }
 
 }  // namespace
