@@ -366,6 +366,89 @@ TEST(Torture, TenThousandRecipientsLongLineBigDataSlowSender) {
   EXPECT_TRUE(send_mail(client_for(server.port()), sample()).accepted);
 }
 
+// One deadline per session, moved forward before every step; its timer is re-armed only
+// when it fires early or a step needs a shorter deadline (server.cpp). These pin the three
+// ways that could go wrong: a timer that fires at the first deadline regardless, a shorter
+// deadline that waits for the longer one armed before it, and a client kept waiting forever.
+TEST(Session, DeadlineMovesForwardWithEachCommand) {
+  Seen seen;
+  ServerOptions o = quick_options();
+  o.command_timeout = 400ms;
+  ServerThread server(o, factory_for(seen));
+  Raw raw(server.port());
+  raw.replies(1);
+  // Seven commands 150 ms apart: 1.05 s in all, each well inside the 400 ms deadline.
+  auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < 7; ++i) {
+    std::this_thread::sleep_for(150ms);
+    raw.send("NOOP\r\n");
+    std::string got = raw.replies(1);
+    ASSERT_NE(got.find("250"), std::string::npos) << "NOOP " << i << ": " << got;
+  }
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, 1s);
+  // Then silence: the deadline still holds, 421 4.4.2 (RFC 5321 §4.5.3.2.7).
+  auto t1 = std::chrono::steady_clock::now();
+  std::string last = raw.until_eof();
+  auto idle = std::chrono::steady_clock::now() - t1;
+  EXPECT_NE(last.find("421 4.4.2"), std::string::npos) << last;
+  EXPECT_GE(idle, 300ms);
+  EXPECT_LT(idle, 2s);
+}
+
+TEST(Session, ShorterHandshakeDeadlineIsKept) {
+  Seen seen;
+  ServerOptions o = quick_options();
+  o.command_timeout = 30s;  // armed first; the handshake's must not wait for it
+  o.tls_handshake_timeout = 300ms;
+  TestCa ca("deadline-test");
+  o.tls = ca.server_context("mx.receiver.test");
+  ServerThread server(o, factory_for(seen));
+  Raw raw(server.port());
+  raw.replies(1);
+  raw.send("EHLO raw\r\n");
+  raw.replies(1);
+  raw.send("STARTTLS\r\n");
+  std::string ready = raw.replies(1);
+  ASSERT_NE(ready.find("220"), std::string::npos) << ready;
+  // No ClientHello: the server gives up on the handshake and closes.
+  auto t0 = std::chrono::steady_clock::now();
+  raw.until_eof();
+  auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_GE(took, 250ms);
+  EXPECT_LT(took, 5s);
+  ASSERT_TRUE(wait_for([&] { return server.server().active_sessions() == 0; }));
+  std::lock_guard l(seen.mu);
+  ASSERT_EQ(seen.close_reasons.size(), 1u);
+  EXPECT_NE(seen.close_reasons[0].find("TLS handshake failed"), std::string::npos)
+      << seen.close_reasons[0];
+}
+
+TEST(Session, WriteToAClientThatNeverReadsTimesOut) {
+  Seen seen;
+  ServerOptions o = quick_options();
+  o.command_timeout = 500ms;
+  ServerThread server(o, factory_for(seen));
+  Raw raw(server.port());
+  // Tiny buffers on our side and thousands of pipelined NOOPs that we never read: the
+  // server's replies fill both socket buffers and its write blocks until the deadline.
+  raw.sock.set_option(asio::socket_base::receive_buffer_size(4096));
+  raw.replies(1);  // the greeting: the session is live
+  std::string noops;
+  for (int i = 0; i < 2000; ++i) noops += "NOOP\r\n";
+  auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < 200; ++i) {  // at most 2.4 MB; the server stops reading long before
+    boost::system::error_code ec;
+    asio::write(raw.sock, asio::buffer(noops), ec);
+    if (ec) break;
+  }
+  ASSERT_TRUE(wait_for([&] { return server.server().active_sessions() == 0; }, 5s));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
+  std::lock_guard l(seen.mu);
+  ASSERT_EQ(seen.close_reasons.size(), 1u);
+  EXPECT_NE(seen.close_reasons[0].find("write failed"), std::string::npos)
+      << seen.close_reasons[0];
+}
+
 TEST(Torture, TwoHundredConcurrentConnections) {
   Seen seen;
   ServerOptions o = quick_options();
