@@ -35,6 +35,12 @@ std::string Reply::wire() const {
     // RFC 5321 §4.2.1: "-" after the code on every line but the last.
     const char sep = i + 1 < text.size() ? '-' : ' ';
     std::string line = fmt::format("{}{}{}{}", code, sep, prefix, text[i]);
+    // RFC 5321 §4.2: reply text is HT and printable characters. A control character —
+    // typically a bare CR from a client argument echoed back ("RCPT parameter … not
+    // recognized") — would break the reply's framing, so it goes out as '?'. Bytes >= 0x80
+    // stay (SMTPUTF8 replies, RFC 6531).
+    for (char& c : line)
+      if ((static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == '\x7f') c = '?';
     while (!line.empty() && line.back() == ' ') line.pop_back();
     out += line;
     out += "\r\n";

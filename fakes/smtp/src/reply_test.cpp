@@ -35,6 +35,13 @@ TEST(Reply, ParseWithoutEnhancedAndMalformed) {
   EXPECT_EQ(Reply::parse("451 5.7.1 odd\r\n").enhanced, "");
 }
 
+TEST(Reply, WireTextIsPrintableOnly) {
+  // A lone CR (not a line end) and other controls in the text go out as '?' (RFC 5321 §4.2
+  // textstring); HT and UTF-8 bytes (SMTPUTF8, RFC 6531) stay.
+  Reply r = make_reply(550, "5.1.1", "user \"a\rb\x7f\" \tunknown \xc3\xa9");
+  EXPECT_EQ(r.wire(), "550 5.1.1 user \"a?b?\" \tunknown \xc3\xa9\r\n");
+}
+
 TEST(StatusCodes, TableAndShape) {
   EXPECT_EQ(esc::kSecurityPolicy, "5.7.1");
   EXPECT_EQ(esc::describe("5.7.1"), "Delivery not authorized, message refused");

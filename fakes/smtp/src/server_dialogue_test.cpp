@@ -216,6 +216,19 @@ TEST_F(Fixture, BareLfAcceptedInCommandsButNeverEndsData) {
   EXPECT_NE(dialogue->transcript().str().find("bare-LF"), std::string::npos);
 }
 
+// Found by mailsim_smtp_dialogue_fuzz: a bare CR inside a command argument came back in
+// the reply text ("555 5.5.4 RCPT parameter \r… not recognized") and broke the reply's
+// framing. Reply text is HT and printable characters only (RFC 5321 §4.2).
+TEST_F(Fixture, ControlCharactersFromTheClientNeverReachAReply) {
+  open();
+  feed("EHLO c\r\nMAIL FROM:<a@x.test>\r\n");
+  std::string got = feed("RCPT TO:<b@y.test> X\rY\x1a=1\r\n");
+  ASSERT_EQ(codes(got), std::vector<int>{555}) << got;
+  EXPECT_EQ(got.find('\r'), got.size() - 2) << got;  // only the reply's own CRLF
+  EXPECT_EQ(got.find('\x1a'), std::string::npos) << got;
+  EXPECT_NE(got.find("parameter X?Y? not recognized"), std::string::npos) << got;
+}
+
 TEST_F(Fixture, StartTlsResetsAndDiscardsPipelinedInput) {
   options.starttls = true;
   open();
