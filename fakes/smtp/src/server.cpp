@@ -1,5 +1,7 @@
 #include "mailsim/smtp/server.hpp"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <atomic>
 #include <map>
@@ -389,7 +391,12 @@ ServerThread::ServerThread(ServerOptions options, HandlerFactory factory, int th
   }
   server_ = std::make_unique<SmtpServer>(std::move(workers), std::move(options), std::move(factory));
   server_->start();
-  for (auto& ctx : contexts_) threads_.emplace_back([c = ctx.get()] { c->run(); });
+  for (auto& ctx : contexts_)
+    threads_.emplace_back([c = ctx.get()] {
+      // Named so `top -H`, `perf report --comm` and gdb tell the server's threads apart.
+      pthread_setname_np(pthread_self(), "mailsim-smtp");
+      c->run();
+    });
 }
 
 ServerThread::~ServerThread() {
