@@ -1,12 +1,12 @@
 // Content shape: RFC 5322 §3.6 field counts, MIME structure (RFC 2045/2046), visible text,
 // List-Unsubscribe (RFC 2369) and one-click unsubscribe (RFC 8058).
 #include "mailsim/auth/content.hpp"
-#include "mailsim/world/text.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cctype>
+
+#include "ascii.hpp"
 
 namespace mailsim::auth {
 namespace {
@@ -15,8 +15,8 @@ namespace {
 constexpr int kMaxMimeDepth = 8;
 constexpr std::size_t kMaxMimeParts = 200;
 
-using world::lower;
-using world::trim;
+using ascii::lower;
+using ascii::trim;
 
 // RFC 5322 §3.6 table: fields with max 1 occurrence.
 constexpr std::string_view kSingleInstance[] = {
@@ -25,7 +25,7 @@ constexpr std::string_view kSingleInstance[] = {
 
 bool is_atext(char c) {
   // RFC 5322 §3.2.3 atext.
-  if (std::isalnum(static_cast<unsigned char>(c))) return true;
+  if (ascii::is_alnum(c)) return true;
   return std::string_view("!#$%&'*+-/=?^_`{|}~").find(c) != std::string_view::npos;
 }
 
@@ -54,7 +54,7 @@ bool valid_msg_id(std::string_view v) {
   if (right.size() >= 2 && right.front() == '[' && right.back() == ']') {
     std::string_view inner = right.substr(1, right.size() - 2);
     return std::none_of(inner.begin(), inner.end(), [](char c) {
-      return c == '[' || c == ']' || c == '\\' || std::isspace(static_cast<unsigned char>(c));
+      return c == '[' || c == ']' || c == '\\' || ascii::is_space(c);
     });
   }
   return dot_atom_text(right);
@@ -97,14 +97,22 @@ int base64_value(char c) {
   return -1;
 }
 
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return c - 'A' + 10;  // callers checked ascii::is_xdigit
+}
+
 // Decodes the Content-Transfer-Encoding (RFC 2045 §6) so visible text is measured, not
-// its encoding.
-std::string decode_body(const Message& part) {
+// its encoding. An identity encoding (7bit, 8bit, binary, none) is the body itself: no
+// copy; a decoded body goes into `storage`.
+std::string_view decode_body(const Message& part, std::string& storage) {
   const Header* cte = part.find("Content-Transfer-Encoding");
   std::string enc = cte ? lower(trim(cte->value)) : "";
   const std::string& body = part.body;
   if (enc == "base64") {
-    std::string out;
+    std::string& out = storage;
+    out.reserve(body.size() / 4 * 3 + 3);
     int bits = 0;
     unsigned acc = 0;
     for (char c : body) {
@@ -120,14 +128,14 @@ std::string decode_body(const Message& part) {
     return out;
   }
   if (enc == "quoted-printable") {
-    std::string out;
+    std::string& out = storage;
+    out.reserve(body.size());
     for (std::size_t i = 0; i < body.size(); ++i) {
       if (body[i] == '=' && i + 2 < body.size() + 0 && body[i + 1] == '\r' && body[i + 2] == '\n') {
         i += 2;  // soft line break
-      } else if (body[i] == '=' && i + 2 < body.size() &&
-                 std::isxdigit(static_cast<unsigned char>(body[i + 1])) &&
-                 std::isxdigit(static_cast<unsigned char>(body[i + 2]))) {
-        out += static_cast<char>(std::stoi(body.substr(i + 1, 2), nullptr, 16));
+      } else if (body[i] == '=' && i + 2 < body.size() && ascii::is_xdigit(body[i + 1]) &&
+                 ascii::is_xdigit(body[i + 2])) {
+        out += static_cast<char>(hex_value(body[i + 1]) * 16 + hex_value(body[i + 2]));
         i += 2;
       } else {
         out += body[i];
@@ -138,31 +146,32 @@ std::string decode_body(const Message& part) {
   return body;
 }
 
-// Text a reader sees: HTML tags, comments, <style>/<script> content and entities dropped,
-// whitespace collapsed.
-std::string visible_text(std::string_view text, bool html) {
-  std::string out;
-  std::string low = html ? lower(text) : std::string();
-  bool space = true;
+// Octets of the text a reader sees: HTML tags, comments, <style>/<script> content and
+// entities dropped, white space runs counted as one space, leading and trailing white
+// space not counted. Only the length is reported, so the text itself is never built; tag
+// names are matched ignoring ASCII case in place rather than on a lowercased copy.
+std::size_t visible_length(std::string_view text, bool html) {
+  std::size_t length = 0;
+  bool space = true;  // the last octet counted was a space (or nothing was counted yet)
   for (std::size_t i = 0; i < text.size(); ++i) {
     char c = text[i];
     if (html && c == '<') {
       std::size_t end;
-      if (low.compare(i, 4, "<!--") == 0) {
-        end = low.find("-->", i);
-        end = end == std::string::npos ? text.size() : end + 2;
-      } else if (low.compare(i, 6, "<style") == 0 || low.compare(i, 7, "<script") == 0) {
-        std::string close = low.compare(i, 6, "<style") == 0 ? "</style" : "</script";
-        end = low.find(close, i);
-        end = end == std::string::npos ? text.size() : low.find('>', end);
-        if (end == std::string::npos) end = text.size();
+      if (text.compare(i, 4, "<!--") == 0) {
+        end = text.find("-->", i);
+        end = end == std::string_view::npos ? text.size() : end + 2;
+      } else if (ascii::istarts_at(text, i, "<style") || ascii::istarts_at(text, i, "<script")) {
+        std::string_view close = ascii::istarts_at(text, i, "<style") ? "</style" : "</script";
+        end = ascii::ifind(text, close, i);
+        end = end == std::string_view::npos ? text.size() : text.find('>', end);
+        if (end == std::string_view::npos) end = text.size();
       } else {
-        end = low.find('>', i);
-        if (end == std::string::npos) end = text.size();
+        end = text.find('>', i);
+        if (end == std::string_view::npos) end = text.size();
       }
       i = end;
       if (!space) {
-        out += ' ';
+        ++length;
         space = true;
       }
       continue;
@@ -174,22 +183,23 @@ std::string visible_text(std::string_view text, bool html) {
         c = 'x';  // one visible character for the entity
       }
     }
-    if (std::isspace(static_cast<unsigned char>(c))) {
+    if (ascii::is_space(c)) {
       if (!space) {
-        out += ' ';
+        ++length;
         space = true;
       }
       continue;
     }
-    out += c;
+    ++length;
     space = false;
   }
-  return std::string(trim(out));
+  // A trailing space run was counted as one space; trimmed text does not have it.
+  return length > 0 && space ? length - 1 : length;
 }
 
 struct Leaf {
   std::string type;
-  std::string text;  // decoded body
+  std::size_t visible = 0;  // visible_length of the decoded body (text/plain, text/html)
 };
 
 void collect_leaves(const Message& part, int depth, std::vector<Leaf>& leaves) {
@@ -224,15 +234,26 @@ void collect_leaves(const Message& part, int depth, std::vector<Leaf>& leaves) {
       return;
     }
   }
-  if (type.starts_with("text/")) leaves.push_back({type, decode_body(part)});
-  else leaves.push_back({type, ""});
+  Leaf leaf{std::move(type), 0};
+  if (leaf.type == "text/plain" || leaf.type == "text/html") {
+    std::string storage;
+    leaf.visible = visible_length(decode_body(part, storage), leaf.type == "text/html");
+  }
+  leaves.push_back(std::move(leaf));
+}
+
+// How many fields carry this name (ASCII case-insensitive), without find_all's vector.
+std::size_t count_fields(const Message& message, std::string_view name) {
+  return static_cast<std::size_t>(
+      std::count_if(message.headers.begin(), message.headers.end(),
+                    [&](const Header& h) { return ascii::iequals(h.name, name); }));
 }
 
 }  // namespace
 
 ContentResult check_content(const Message& message) {
   ContentResult out;
-  out.from_count = static_cast<int>(message.find_all("From").size());
+  out.from_count = static_cast<int>(count_fields(message, "From"));
   out.has_date = message.find("Date") != nullptr;
   const Header* mid = message.find("Message-ID");
   out.has_message_id = mid != nullptr;
@@ -240,31 +261,30 @@ ContentResult check_content(const Message& message) {
   out.has_to = message.find("To") != nullptr;
   out.has_subject = message.find("Subject") != nullptr;
   for (std::string_view name : kSingleInstance)
-    if (message.find_all(name).size() > 1) out.duplicated_headers.emplace_back(name);
+    if (count_fields(message, name) > 1) out.duplicated_headers.emplace_back(name);
 
   std::vector<Leaf> leaves;
   collect_leaves(message, 0, leaves);
   bool has_plain = false, has_html = false;
-  std::string plain, html;
+  std::size_t plain = 0, html = 0;  // visible octets of the parts of each type, together
   for (const Leaf& leaf : leaves) {
     if (leaf.type == "text/plain") {
       has_plain = true;
-      plain += visible_text(leaf.text, false);
+      plain += leaf.visible;
     } else if (leaf.type == "text/html") {
       has_html = true;
-      html += visible_text(leaf.text, true);
+      html += leaf.visible;
     }
   }
   out.html_only = has_html && !has_plain;
-  out.body_length = has_plain ? plain.size() : html.size();
+  out.body_length = has_plain ? plain : html;
   out.empty_body = out.body_length == 0;
 
   // RFC 2369 §3.2: List-Unsubscribe holds one or more <URI>s.
   bool https_uri = false;
   if (const Header* lu = message.find("List-Unsubscribe")) {
-    std::string v = lower(lu->value);
-    out.list_unsubscribe = v.find('<') != std::string::npos;
-    https_uri = v.find("<https://") != std::string::npos;
+    out.list_unsubscribe = lu->value.find('<') != std::string::npos;
+    https_uri = ascii::ifind(lu->value, "<https://", 0) != std::string_view::npos;
   }
   // RFC 8058 §3.1: List-Unsubscribe-Post must be exactly "List-Unsubscribe=One-Click" and
   // the List-Unsubscribe field must carry an HTTPS URI.

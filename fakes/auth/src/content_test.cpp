@@ -135,5 +135,33 @@ TEST(Content, DeepNestingIsBounded) {
   EXPECT_EQ(res.from_count, 1);
 }
 
+TEST(Content, VisibleTextCountsWhatAReaderSees) {
+  // Tag names in any case, style/script content, comments and entities dropped; runs of
+  // white space count once; leading and trailing white space not at all.
+  auto res = check_content(Message::parse(
+      "From: a@b.org\nDate: d\nContent-Type: TEXT/HTML\n\n"
+      "  <STYLE>p { x }</Style><P>Hi \t &amp;\r\n <!-- c -->bye</p>"
+      "<SCRIPT>var s = '<p>';</sCrIpT>  &unterminatedentity; \n"));
+  EXPECT_TRUE(res.html_only);
+  EXPECT_EQ(res.body_length, std::string("Hi x bye &unterminatedentity;").size());
+}
+
+TEST(Content, TransferEncodingsDecodedBeforeMeasuring) {
+  const char* head =
+      "From: a@b.org\nDate: d\nContent-Type: multipart/mixed; boundary=\"b\"\n\n";
+  // Quoted-printable: soft line breaks joined, =XX decoded (either case), a bad escape kept.
+  auto qp = check_content(Message::parse(
+      std::string(head) +
+      "--b\nContent-Type: text/plain\nContent-Transfer-Encoding: Quoted-Printable\n\n"
+      "ab=\ncd =3d=3D =4g\n--b--\n"));
+  EXPECT_EQ(qp.body_length, std::string("abcd == =4g").size());
+  // Base64 "  Hello   world \n" decodes to text whose visible part is "Hello world".
+  auto b64 = check_content(Message::parse(
+      std::string(head) +
+      "--b\nContent-Type: text/plain\nContent-Transfer-Encoding: base64\n\n"
+      "ICBIZWxsbyAg\nIHdvcmxkIAo=\n--b--\n"));
+  EXPECT_EQ(b64.body_length, std::string("Hello world").size());
+}
+
 }  // namespace
 }  // namespace mailsim::auth

@@ -2,18 +2,13 @@
 #include "mailsim/auth/facts.hpp"
 
 #include <algorithm>
-#include <cctype>
+
+#include "ascii.hpp"
 
 namespace mailsim::auth {
 namespace {
 
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
+using ascii::iequals;
 
 bool is_wsp(char c) { return c == ' ' || c == '\t'; }
 
@@ -27,14 +22,34 @@ std::string_view trim(std::string_view s) {
 
 // SMTP carries CRLF (RFC 5321 §2.3.8); files and tests often carry LF. A bare LF becomes
 // CRLF; an existing CRLF is left alone so DKIM sees the bytes it would see on the wire.
-std::string to_crlf(std::string_view text) {
-  std::string out;
-  out.reserve(text.size() + text.size() / 32);
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '\n' && (i == 0 || text[i - 1] != '\r')) out += '\r';
-    out += text[i];
+// Copies whole runs between bare LFs instead of a byte at a time: text that arrived over
+// SMTP is already CRLF and is then one copy.
+void to_crlf(std::string_view text, std::string& out) {
+  std::size_t bare = 0;
+  for (std::size_t i = text.find('\n'); i != std::string_view::npos; i = text.find('\n', i + 1))
+    if (i == 0 || text[i - 1] != '\r') ++bare;
+  out.clear();
+  out.reserve(text.size() + bare);
+  if (bare == 0) {
+    out.append(text);
+    return;
   }
-  return out;
+  std::size_t start = 0;
+  for (std::size_t i = text.find('\n'); i != std::string_view::npos; i = text.find('\n', i + 1)) {
+    if (i != 0 && text[i - 1] == '\r') continue;
+    out.append(text.substr(start, i - start)).append("\r\n");
+    start = i + 1;
+  }
+  out.append(text.substr(start));
+}
+
+// trim() in place: the value keeps its buffer (no second allocation per field).
+void trim_in_place(std::string& s) {
+  std::string_view t = trim(s);
+  if (t.size() == s.size()) return;
+  const std::size_t front = static_cast<std::size_t>(t.data() - s.data());
+  s.erase(front + t.size());
+  s.erase(0, front);
 }
 
 // RFC 5322 §2.2: field-name = 1*ftext, ftext = %d33-57 / %d59-126 (printable, no colon).
@@ -105,7 +120,9 @@ std::size_t find_unquoted(std::string_view s, char target, std::size_t from = 0)
 
 Message Message::parse(std::string_view text) {
   Message message;
-  message.raw = to_crlf(text);
+  to_crlf(text, message.raw);
+  // A typical message has a dozen or two fields; growing one at a time moves them all.
+  message.headers.reserve(16);
   const std::string_view all = message.raw;
   std::size_t pos = 0;
   while (pos < all.size()) {
@@ -136,15 +153,14 @@ Message Message::parse(std::string_view text) {
     std::string_view name = line.substr(0, colon);
     while (!name.empty() && is_wsp(name.back())) name.remove_suffix(1);
     if (!valid_field_name(name)) break;
-    Header h;
-    h.name = std::string(name);
-    h.value = std::string(line.substr(colon + 1));
-    h.raw = std::string(line);
-    message.headers.push_back(std::move(h));
+    Header& h = message.headers.emplace_back();
+    h.name.assign(name);
+    h.value.assign(line.substr(colon + 1));
+    h.raw.assign(line);
     pos = next;
   }
-  for (Header& h : message.headers) h.value = std::string(trim(h.value));
-  message.body = std::string(all.substr(std::min(pos, all.size())));
+  for (Header& h : message.headers) trim_in_place(h.value);
+  message.body.assign(all.substr(std::min(pos, all.size())));
   return message;
 }
 
@@ -204,10 +220,7 @@ std::string Message::from_domain() const {
   if (domain.empty()) return "";
   for (char c : domain)
     if (is_wsp(c) || c == '<' || c == '>' || c == '@' || c == '"' || c == ',') return "";
-  std::string out(domain);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
+  return ascii::lower(domain);
 }
 
 }  // namespace mailsim::auth

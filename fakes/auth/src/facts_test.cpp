@@ -21,6 +21,18 @@ TEST(MessageParse, KeepsCrlfAsIs) {
   EXPECT_EQ(m.body, "x\r\n");
 }
 
+TEST(MessageParse, MixedLineEndsOnlyBareLfConverted) {
+  // A bare LF at the start, after CRLF lines and at the end; CRLFs stay single.
+  auto m = Message::parse("\nA: 1\r\nB:  2 \t\n\r\nx\r\ny\n");
+  EXPECT_EQ(m.raw, "\r\nA: 1\r\nB:  2 \t\r\n\r\nx\r\ny\r\n");
+  auto n = Message::parse("A:  one\t\nB: two  \n\nbody\n");
+  ASSERT_EQ(n.headers.size(), 2u);
+  EXPECT_EQ(n.headers[0].value, "one");  // trimmed both sides, raw keeps the white space
+  EXPECT_EQ(n.headers[0].raw, "A:  one\t");
+  EXPECT_EQ(n.headers[1].value, "two");
+  EXPECT_EQ(n.body, "body\r\n");
+}
+
 TEST(MessageParse, FoldingKeptInRawUnfoldedInValue) {
   auto m = Message::parse("Subject: a long\r\n\tsubject line\r\nTo: b@x.org\r\n\r\n");
   ASSERT_EQ(m.headers.size(), 2u);
