@@ -482,8 +482,8 @@ void ReceivingMta::start() {
       },
       std::max(1, config_.threads));
   server_->thread->server().set_observer(
-      [shared](const smtp::SessionContext& ctx, const smtp::Transcript& transcript,
-               std::string_view) { shared->session_reported(&ctx, transcript.lines()); });
+      [shared](const smtp::SessionContext& ctx, smtp::Transcript& transcript,
+               std::string_view) { shared->session_reported(&ctx, transcript.take_lines()); });
 }
 
 void ReceivingMta::stop() {

@@ -57,8 +57,9 @@ struct ConnectionInfo {
 // One handler per connection, so a session's state is its own.
 using HandlerFactory = std::function<std::unique_ptr<SessionHandler>(const ConnectionInfo&)>;
 
-// Called once per ended session with its final context and transcript (for reports).
-using SessionObserver = std::function<void(const SessionContext&, const Transcript&,
+// Called once per ended session with its final context and transcript (for reports). The
+// transcript is the session's own, no longer used by it: an observer may move from it.
+using SessionObserver = std::function<void(const SessionContext&, Transcript&,
                                            std::string_view close_reason)>;
 
 class SmtpServer {

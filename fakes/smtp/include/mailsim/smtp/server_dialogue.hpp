@@ -146,6 +146,8 @@ class ServerDialogue {
   bool closed() const { return state_ == DialogueState::closed; }
   const SessionContext& context() const { return ctx_; }
   const Transcript& transcript() const { return transcript_; }
+  // Moves the transcript out (for the session's observer once the dialogue is over).
+  Transcript take_transcript() { return std::move(transcript_); }
   const DialogueOptions& options() const { return options_; }
   // Bytes held between feed() calls (partial line + message so far): for memory tests.
   std::size_t buffered_bytes() const;

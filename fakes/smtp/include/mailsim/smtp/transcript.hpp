@@ -30,6 +30,7 @@ class Transcript {
   // Adds each line of a multi-line wire text (CRLF- or LF-separated) as its own entry.
   void add_wire(Speaker who, std::string_view wire);
   const std::vector<TranscriptLine>& lines() const { return lines_; }
+  std::vector<TranscriptLine> take_lines() { return std::move(lines_); }
   std::size_t dropped() const { return dropped_; }
   // "C: EHLO x\nS: 250-…\n…": the form reports and tests read.
   std::string str() const;
