@@ -4,6 +4,8 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
+
 #include "mailsim/world/world.hpp"
 
 namespace mailsim::dns {
@@ -34,7 +36,7 @@ std::string Answer::summary() const {
   std::string out;
   for (const auto& r : records) {
     if (!out.empty()) out += ", ";
-    out += fmt::format("{} {}", world::to_string(r.type), r.rdata_presentation());
+    out.append(world::to_string(r.type)).append(" ").append(r.rdata_presentation());
   }
   if (status != DnsStatus::ok) {
     if (!out.empty()) out += ", ";
@@ -66,7 +68,10 @@ Answer resolve_in_world(const world::World& world, std::string_view name, RrType
   // A bounded chase: RFC 1034 §3.6.2 says chains should be rare and loops must be caught;
   // resolvers give up after a handful of hops and report SERVFAIL.
   for (int hop = 0; hop <= kMaxCnameChain; ++hop) {
-    if (!world.zone_for(current)) {
+    // zone_for(current).has_value(), without copying the zone's name.
+    const auto& zones = world.zones();
+    if (std::none_of(zones.begin(), zones.end(),
+                     [&](const std::string& z) { return world::name_in_zone(current, z); })) {
       // Outside the sealed world: the fake DNS is authoritative-only and never recurses.
       answer.status = DnsStatus::refused;
       return answer;
@@ -81,7 +86,8 @@ Answer resolve_in_world(const world::World& world, std::string_view name, RrType
     }
     auto found = world.find(current, type);
     if (!found.empty()) {
-      for (auto& r : found) answer.records.push_back(std::move(r));
+      if (answer.records.empty()) answer.records = std::move(found);
+      else for (auto& r : found) answer.records.push_back(std::move(r));
       answer.status = DnsStatus::ok;
       return answer;
     }
@@ -93,7 +99,9 @@ Answer resolve_in_world(const world::World& world, std::string_view name, RrType
       answer.status = world.name_exists(current) ? DnsStatus::nodata : DnsStatus::nxdomain;
       return answer;
     }
-    current = alias.front().value;
+    // Every World lookup canonicalises its name; doing it here once keeps the zone test
+    // above exact for a CNAME target written in another case.
+    current = world::canonical_name(alias.front().value);
     answer.records.push_back(std::move(alias.front()));
   }
   answer.status = DnsStatus::servfail;  // a CNAME loop or an over-long chain

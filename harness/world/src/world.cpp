@@ -7,6 +7,25 @@
 #include <fmt/core.h>
 
 namespace mailsim::world {
+namespace {
+
+// True when canonical_name(name) == name: no trailing dot and no ASCII capital. Lookups
+// come canonical almost always (the resolver canonicalises once per query), so the
+// per-call copy canonical_name would make is skipped for them.
+bool is_canonical(std::string_view name) {
+  if (!name.empty() && name.back() == '.') return false;
+  return std::none_of(name.begin(), name.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
+}
+
+// Calls f with the canonical form of `name`, copying only when it is not canonical yet.
+template <class F>
+decltype(auto) with_canonical(std::string_view name, F&& f) {
+  if (is_canonical(name)) return f(name);
+  const std::string n = canonical_name(name);
+  return f(std::string_view(n));
+}
+
+}  // namespace
 
 std::string_view to_string(DnsFaultKind kind) {
   switch (kind) {
@@ -46,11 +65,14 @@ void World::add_zone(std::string_view apex) {
 }
 
 std::optional<std::string> World::zone_for(std::string_view name) const {
-  std::string n = canonical_name(name);
-  std::optional<std::string> best;
-  for (const auto& z : zones_)
-    if (name_in_zone(n, z) && (!best || z.size() > best->size())) best = z;
-  return best;
+  const std::string* best = with_canonical(name, [&](std::string_view n) {
+    const std::string* found = nullptr;
+    for (const auto& z : zones_)
+      if (name_in_zone(n, z) && (!found || z.size() > found->size())) found = &z;
+    return found;
+  });
+  if (best == nullptr) return std::nullopt;
+  return *best;
 }
 
 void World::add(Record record) {
@@ -76,11 +98,12 @@ void World::replace(Record record) {
 }
 
 std::vector<Record> World::find(std::string_view name, std::optional<RrType> type) const {
-  std::string n = canonical_name(name);
-  std::vector<Record> out;
-  for (const auto& r : records_)
-    if (r.name == n && (!type || r.type == *type)) out.push_back(r);
-  return out;
+  return with_canonical(name, [&](std::string_view n) {
+    std::vector<Record> out;
+    for (const auto& r : records_)
+      if ((!type || r.type == *type) && r.name == n) out.push_back(r);
+    return out;
+  });
 }
 
 std::vector<Record> World::find_txt(std::string_view name, std::string_view prefix) const {
@@ -98,9 +121,10 @@ std::vector<Record> World::find_txt(std::string_view name, std::string_view pref
 }
 
 bool World::name_exists(std::string_view name) const {
-  std::string n = canonical_name(name);
-  return std::any_of(records_.begin(), records_.end(),
-                     [&](const Record& r) { return name_in_zone(r.name, n); });
+  return with_canonical(name, [&](std::string_view n) {
+    return std::any_of(records_.begin(), records_.end(),
+                       [&](const Record& r) { return name_in_zone(r.name, n); });
+  });
 }
 
 void World::add_fault(DnsFault fault) {
@@ -114,14 +138,16 @@ void World::clear_faults(std::string_view name) {
 }
 
 std::optional<DnsFaultKind> World::fault_for(std::string_view name, RrType type) const {
-  std::string n = canonical_name(name);
-  std::optional<DnsFaultKind> any_type;
-  for (const auto& f : faults_) {
-    if (f.name != n) continue;
-    if (f.type && *f.type == type) return f.kind;
-    if (!f.type) any_type = f.kind;
-  }
-  return any_type;
+  if (faults_.empty()) return std::nullopt;  // the common case: no copy of the name
+  return with_canonical(name, [&](std::string_view n) -> std::optional<DnsFaultKind> {
+    std::optional<DnsFaultKind> any_type;
+    for (const auto& f : faults_) {
+      if (f.name != n) continue;
+      if (f.type && *f.type == type) return f.kind;
+      if (!f.type) any_type = f.kind;
+    }
+    return any_type;
+  });
 }
 
 void World::add_host(Host host) {
