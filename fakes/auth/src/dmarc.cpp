@@ -2,21 +2,20 @@
 // (§3.1). Our own small evaluator rather than libopendmarc, whose lookups go through the
 // system resolver (res_query) and would leave the sealed world; see psl.hpp.
 #include "mailsim/auth/dmarc.hpp"
-#include "mailsim/world/text.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cctype>
 #include <charconv>
 
+#include "ascii.hpp"
 #include "mailsim/auth/psl.hpp"
 
 namespace mailsim::auth {
 namespace {
 
-using world::lower;
-using world::trim;
+using ascii::lower;
+using ascii::trim;
 
 bool valid_policy(std::string_view p) {
   return p == "none" || p == "quarantine" || p == "reject";
@@ -132,16 +131,17 @@ Discovery discover(const std::string& domain, TracingResolver& resolver, Trace& 
     return d;
   }
   std::vector<std::string> candidates;
-  for (const dns::Record& rec : answer.of_type(dns::RrType::TXT)) {
+  for (const dns::Record& rec : answer.records) {
+    if (rec.type != dns::RrType::TXT) continue;  // the CNAME chain, if any
     std::string text = rec.text();
     // Step 2: "Records that do not start with a v= tag that identifies the current version
     // of DMARC are discarded."
     std::string_view t = trim(text);
     std::string head = lower(t.substr(0, std::min<std::size_t>(t.size(), 12)));
     head.erase(std::remove_if(head.begin(), head.end(),
-                              [](char c) { return std::isspace(static_cast<unsigned char>(c)); }),
+                              [](char c) { return ascii::is_space(c); }),
                head.end());
-    if (head.starts_with("v=dmarc1")) candidates.push_back(text);
+    if (head.starts_with("v=dmarc1")) candidates.push_back(std::move(text));
   }
   if (candidates.size() > 1) {
     // Step 5: "If the remaining set contains multiple records … policy discovery
@@ -164,11 +164,12 @@ Discovery discover(const std::string& domain, TracingResolver& resolver, Trace& 
   return d;
 }
 
-bool aligned(const std::string& a, const std::string& b, bool strict) {
+// `b_org` is organizational_domain(b), which the caller has already.
+bool aligned(const std::string& a, const std::string& b, const std::string& b_org, bool strict) {
   if (a.empty() || b.empty()) return false;
   if (strict) return a == b;  // §3.1.1/§3.1.2 strict: exact match
   // Relaxed: the Organizational Domains match.
-  return organizational_domain(a) == organizational_domain(b);
+  return organizational_domain(a) == b_org;
 }
 
 }  // namespace
@@ -228,7 +229,7 @@ DmarcResult check_dmarc(const Message& message, const SpfResult& spf, const Dkim
                 (org != out.from_domain ? " or " + org : std::string()) ;
     return out;
   }
-  out.record = d.record;
+  out.record = std::move(d.record);
   const DmarcRecord& rec = *out.record;
   // §6.3 sp: "applied … to all subdomains of the domain queried"; only when the record was
   // found at the organizational domain for a From subdomain.
@@ -239,7 +240,7 @@ DmarcResult check_dmarc(const Message& message, const SpfResult& spf, const Dkim
   // reverse-path) must pass and align.
   if (spf.is(Result::pass)) {
     out.spf_domain_used = lower(spf.domain);
-    out.spf_aligned = aligned(out.spf_domain_used, out.from_domain, rec.aspf_strict);
+    out.spf_aligned = aligned(out.spf_domain_used, out.from_domain, org, rec.aspf_strict);
     out.trace.push_back({TraceStep::Kind::step,
                          fmt::format("SPF pass for {} {} {} ({} alignment)",
                                      out.spf_domain_used, out.spf_aligned ? "aligns with" : "does not align with",
@@ -250,9 +251,10 @@ DmarcResult check_dmarc(const Message& message, const SpfResult& spf, const Dkim
                                      spf.domain.empty() ? "(no domain)" : spf.domain)});
   }
   // §3.1.1 DKIM: any passing signature whose d= aligns.
-  for (const std::string& d_domain : dkim.passing_domains()) {
+  const std::vector<std::string> passing = dkim.passing_domains();
+  for (const std::string& d_domain : passing) {
     std::string dl = lower(d_domain);
-    bool ok = aligned(dl, out.from_domain, rec.adkim_strict);
+    bool ok = aligned(dl, out.from_domain, org, rec.adkim_strict);
     out.trace.push_back({TraceStep::Kind::step,
                          fmt::format("DKIM pass d={} {} {} ({} alignment)", dl,
                                      ok ? "aligns with" : "does not align with", out.from_domain,
@@ -262,7 +264,7 @@ DmarcResult check_dmarc(const Message& message, const SpfResult& spf, const Dkim
       out.dkim_domain_used = dl;
     }
   }
-  if (dkim.passing_domains().empty()) {
+  if (passing.empty()) {
     out.trace.push_back({TraceStep::Kind::step,
                          fmt::format("DKIM {}: no passing signature", to_string(dkim.result))});
   }

@@ -165,43 +165,75 @@ const PublicSuffixList& PublicSuffixList::system() {
 
 std::size_t PublicSuffixList::suffix_labels(const std::vector<std::string>& labels) const {
   const std::size_t n = labels.size();
+  // Every candidate rule is a tail of the joined name: join once, then look each tail up
+  // through one per-thread key whose buffer is reused, instead of joining a new string per
+  // candidate (this runs for every DMARC check, twice or more).
+  thread_local std::string joined, key;
+  joined = join(labels, 0);
+  std::vector<std::size_t> start(n + 1);
+  for (std::size_t i = 0, at = 0; i < n; ++i) {
+    start[i] = at;
+    at += labels[i].size() + 1;
+  }
+  start[n] = joined.size();
+  auto tail_in = [&](const std::unordered_set<std::string>& set, std::size_t i) {
+    key.assign(joined, start[i], std::string::npos);
+    return set.contains(key);
+  };
   std::size_t best = 1;  // "If no rules match, the prevailing rule is "*"."
   for (std::size_t i = 0; i < n; ++i) {
-    std::string suffix = join(labels, i);
     // "If more than one rule matches, the prevailing rule is the one which is an exception
     // rule." The public suffix is then the exception minus its leftmost label.
-    if (exceptions_.contains(suffix)) return n - i - 1;
-    if (rules_.contains(suffix) && n - i > best) best = n - i;
+    if (tail_in(exceptions_, i)) return n - i - 1;
+    if (n - i > best && tail_in(rules_, i)) best = n - i;
     // "*.ck" matches any one label followed by "ck".
-    if (i + 1 < n && wildcards_.contains(join(labels, i + 1)) && n - i > best) best = n - i;
+    if (i + 1 < n && n - i > best && tail_in(wildcards_, i + 1)) best = n - i;
   }
   return best;
 }
 
-std::optional<std::string> PublicSuffixList::public_suffix(std::string_view domain) const {
-  auto labels = split_labels(domain);
-  if (!labels) return std::nullopt;
-  std::vector<std::string> original;
-  for (std::string& label : *labels) {
-    label = lower_ascii(label);
-    original.push_back(label);
-    if (label.starts_with("xn--")) {
-      if (auto decoded = punycode_decode(std::string_view(label).substr(4))) label = *decoded;
-    }
+namespace {
+
+// The labels of `domain` lowercased (`labels`), and the same with "xn--" labels decoded
+// for matching (`decoded`, filled only when there is such a label). false when malformed.
+bool normalise(std::string_view domain, std::vector<std::string>& labels,
+               std::vector<std::string>& decoded) {
+  auto split = split_labels(domain);
+  if (!split) return false;
+  labels = std::move(*split);
+  bool idn = false;
+  for (std::string& label : labels) {
+    for (char& c : label)
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    idn = idn || label.starts_with("xn--");
   }
-  std::size_t k = suffix_labels(*labels);
-  if (k > original.size()) k = original.size();
-  return join(original, original.size() - k);
+  if (idn) {
+    decoded = labels;
+    for (std::string& label : decoded)
+      if (label.starts_with("xn--"))
+        if (auto d = punycode_decode(std::string_view(label).substr(4))) label = *d;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::optional<std::string> PublicSuffixList::public_suffix(std::string_view domain) const {
+  std::vector<std::string> labels, decoded;
+  if (!normalise(domain, labels, decoded)) return std::nullopt;
+  std::size_t k = suffix_labels(decoded.empty() ? labels : decoded);
+  if (k > labels.size()) k = labels.size();
+  return join(labels, labels.size() - k);
 }
 
 std::optional<std::string> PublicSuffixList::registrable_domain(std::string_view domain) const {
-  auto suffix = public_suffix(domain);
-  if (!suffix) return std::nullopt;
-  auto labels = split_labels(domain);
-  std::size_t suffix_count = split_labels(*suffix)->size();
-  if (labels->size() <= suffix_count) return std::nullopt;
-  std::string out = lower_ascii(join(*labels, labels->size() - suffix_count - 1));
-  return out;
+  // The public suffix (as public_suffix() finds it) plus one label, lowercased.
+  std::vector<std::string> labels, decoded;
+  if (!normalise(domain, labels, decoded)) return std::nullopt;
+  std::size_t k = suffix_labels(decoded.empty() ? labels : decoded);
+  if (k > labels.size()) k = labels.size();
+  if (labels.size() <= k) return std::nullopt;
+  return join(labels, labels.size() - k - 1);
 }
 
 }  // namespace mailsim::auth
