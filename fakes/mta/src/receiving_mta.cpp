@@ -10,6 +10,7 @@
 #include "mailsim/world/text.hpp"
 
 #include <algorithm>
+#include <iterator>
 #include <map>
 #include <stdexcept>
 
@@ -295,8 +296,8 @@ class MtaSession : public smtp::SessionHandler {
         smtp::make_reply(250, p.accept_enhanced, personas::expand(p.accept_text, facts_, checks_),
                          fmt::format("accepted: {}", personas::to_string(v.disposition)));
     record(reply);
-    Delivery d = build(Stage::accepted, reply, v.disposition);
-    d.authentication_results = ar;
+    Delivery d = take_delivery(Stage::accepted, reply, v.disposition);
+    d.authentication_results = std::move(ar);
     d.message = std::move(stored);
     done_.push_back(std::move(d));
     end_transaction(Stage::accepted);
@@ -377,7 +378,7 @@ class MtaSession : public smtp::SessionHandler {
   // The persona answered with a refusal: the attempt ends here.
   smtp::Reply finish_now(Stage stage, const smtp::Reply& reply, Disposition disposition) {
     record(reply);
-    Delivery d = build(stage, reply, disposition);
+    Delivery d = take_delivery(stage, reply, disposition);
     done_.push_back(std::move(d));
     end_transaction(stage);
     return reply;
@@ -388,7 +389,7 @@ class MtaSession : public smtp::SessionHandler {
     Disposition disposition = txn_.rcpt_refused  ? txn_.disposition
                               : last.permanent() ? Disposition::rejected
                                                  : Disposition::deferred;
-    Delivery d = build(stage, last, disposition);
+    Delivery d = take_delivery(stage, last, disposition);
     d.note = note;
     done_.push_back(std::move(d));
     end_transaction(stage);
@@ -404,22 +405,35 @@ class MtaSession : public smtp::SessionHandler {
       replies_.resize(txn_first_reply_);
   }
 
-  // The Delivery gets a copy of the checks: the connection's stay for the next transaction.
-  Delivery build(Stage stage, const smtp::Reply& final_reply, Disposition disposition) const {
+  // The Delivery of the transaction that is ending (every caller ends it right after): the
+  // transaction's own results, envelope and rule hits move into it; the connection's
+  // (iprev, dnsbl, helo, spf_helo, session replies) are copied, they stay for the next one.
+  Delivery take_delivery(Stage stage, const smtp::Reply& final_reply, Disposition disposition) {
     Delivery d;
     d.persona = shared_->persona.name;
     d.receiver_host = shared_->host;
     d.client_ip = facts_.client_ip;
     d.helo = facts_.helo;
-    d.envelope = txn_.envelope;
+    d.envelope = std::move(txn_.envelope);
     d.tls = tls_;
     d.bulk = txn_.bulk;
     d.ended_at = stage;
     d.final_reply = final_reply;
     d.replies = replies_;
-    d.checks = checks_;
+    d.checks.iprev = checks_.iprev;
+    d.checks.dnsbl = checks_.dnsbl;
+    d.checks.helo = checks_.helo;
+    d.checks.spf_helo = checks_.spf_helo;
+    d.checks.spf = std::move(checks_.spf);
+    d.checks.tls = std::move(checks_.tls);
+    d.checks.dkim = std::move(checks_.dkim);
+    d.checks.dmarc = std::move(checks_.dmarc);
+    d.checks.content = std::move(checks_.content);
+    d.checks.mx = std::move(checks_.mx);
     d.disposition = disposition;
-    d.rules = hits();
+    d.rules.reserve(conn_hits_.size() + txn_.hits.size());
+    d.rules = conn_hits_;
+    std::move(txn_.hits.begin(), txn_.hits.end(), std::back_inserter(d.rules));
     d.score = shared_->persona.score(d.rules);
     d.score_formula = shared_->persona.score_formula;
     return d;
