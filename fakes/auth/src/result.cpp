@@ -52,9 +52,15 @@ Result dns_status_to_result(dns::DnsStatus status) {
 dns::Answer TracingResolver::query(std::string_view name, dns::RrType type) {
   dns::Answer answer = inner_.query(name, type);
   ++queries_;
-  trace_.push_back(TraceStep{TraceStep::Kind::query,
-                             fmt::format("{} {} → {}", world::to_string(type), name,
-                                         answer.summary())});
+  // "{type} {name} → {summary}", appended into one buffer (this runs for every query of
+  // every check).
+  const std::string_view type_name = world::to_string(type);
+  const std::string summary = answer.summary();
+  constexpr std::string_view kArrow = " → ";
+  std::string text;
+  text.reserve(type_name.size() + 1 + name.size() + kArrow.size() + summary.size());
+  text.append(type_name).append(" ").append(name).append(kArrow).append(summary);
+  trace_.push_back(TraceStep{TraceStep::Kind::query, std::move(text)});
   return answer;
 }
 

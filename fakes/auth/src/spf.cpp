@@ -4,6 +4,8 @@
 #include "mailsim/auth/spf.hpp"
 #include "mailsim/auth/spf_syntax.hpp"
 
+#include "ascii.hpp"
+
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -23,6 +25,7 @@ extern "C" {
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <fmt/format.h>
@@ -96,11 +99,7 @@ int to_herrno(dns::DnsStatus status) {
 
 bool starts_with_spf1(std::string_view text) {
   // RFC 7208 §4.5: exactly "v=spf1" followed by a space or the end, case-insensitive.
-  if (text.size() < 6) return false;
-  std::string head(text.substr(0, 6));
-  std::transform(head.begin(), head.end(), head.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return head == "v=spf1" && (text.size() == 6 || text[6] == ' ');
+  return ascii::istarts_at(text, 0, "v=spf1") && (text.size() == 6 || text[6] == ' ');
 }
 
 // Names of the form "_mailsim0-<kind>.<domain>" stand for an a or mx mechanism with a /0
@@ -165,16 +164,40 @@ std::string rewrite_for_libspf2(const SpfSyntax& syntax, bool client_v6) {
   return out;
 }
 
+// What the §12 check and the rewrite make of one record text for one client family: a
+// function of those two alone, so each thread keeps the answers for the records it has
+// seen (bounded), keyed by the exact text. Every evaluation still looks the record up in
+// DNS and has libspf2 evaluate it; only the parse and rewrite are not redone.
+struct PreparedRecord {
+  bool ok = false;
+  std::string error;      // syntax.error when !ok
+  std::string rewritten;  // rewrite_for_libspf2 when ok
+};
+constexpr std::size_t kMaxPreparedRecords = 256;
+
+const PreparedRecord& prepared_record(const std::string& text, bool client_v6) {
+  thread_local std::unordered_map<std::string, PreparedRecord> cache[2];
+  auto& mine = cache[client_v6 ? 1 : 0];
+  if (auto it = mine.find(text); it != mine.end()) return it->second;
+  if (mine.size() >= kMaxPreparedRecords) mine.clear();
+  SpfSyntax syntax = parse_spf_record(text);
+  PreparedRecord p;
+  p.ok = syntax.ok;
+  if (syntax.ok) p.rewritten = rewrite_for_libspf2(syntax, client_v6);
+  else p.error = std::move(syntax.error);
+  return mine.emplace(text, std::move(p)).first->second;
+}
+
 // Checks an SPF record against RFC 7208 §12 and returns what libspf2 is to evaluate.
 std::string prepare_record(LayerState& state, const std::string& domain,
                            const std::string& text) {
-  SpfSyntax syntax = parse_spf_record(text);
-  if (!syntax.ok) {
+  const PreparedRecord& p = prepared_record(text, state.client_v6);
+  if (!p.ok) {
     if (state.syntax_error.empty())
-      state.syntax_error = fmt::format("the SPF record of {} is invalid: {}", domain, syntax.error);
+      state.syntax_error = fmt::format("the SPF record of {} is invalid: {}", domain, p.error);
     return std::string(kRejectedRecord);
   }
-  return rewrite_for_libspf2(syntax, state.client_v6);
+  return p.rewritten;
 }
 
 void note_answer(LayerState& state, world::RrType type, const std::string& name,
@@ -309,15 +332,20 @@ SPF_dns_rr_t* layer_lookup(SPF_dns_server_t* server, const char* domain, ns_type
   // redirect target without a record (permerror anyway) or an exp= text (RFC 7208 §6.2:
   // no effect on the result), so TXT answers are not counted.
   note_answer(*state, *rr_type, canonical, answer, !is_top && *rr_type != world::RrType::TXT);
-  std::vector<world::Record> records = answer.of_type(*rr_type);
+  // Only the records of the queried type (answer.of_type), moved out rather than copied:
+  // the answer is not read again.
+  std::vector<world::Record> records = std::move(answer.records);
+  std::erase_if(records, [&](const world::Record& r) { return r.type != *rr_type; });
   int herrno = to_herrno(answer.status);
   if (answer.ok() && records.empty()) herrno = NO_DATA;  // only a CNAME chain came back
   if (herrno != NETDB_SUCCESS) return SPF_dns_rr_new_init(server, domain, type, 0, herrno);
 
   std::vector<std::string> payloads;
   std::vector<std::size_t> spf_at;
-  for (const auto& record : records) {
-    payloads.push_back(record.type == world::RrType::TXT ? record.text() : record.value);
+  payloads.reserve(records.size());
+  for (auto& record : records) {  // our own copy: values are moved, ttl is read below
+    payloads.push_back(record.type == world::RrType::TXT ? record.text()
+                                                         : std::move(record.value));
     if (record.type == world::RrType::TXT && starts_with_spf1(payloads.back()))
       spf_at.push_back(payloads.size() - 1);
   }

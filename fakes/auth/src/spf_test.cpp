@@ -143,6 +143,24 @@ TEST(Spf, UnknownMechanismIsPermerrorNamingTheTerm) {
   EXPECT_NE(r.cause.find("fancy:thing"), std::string::npos) << r.cause;
 }
 
+TEST(Spf, SameInvalidRecordAtTwoDomainsNamesEachDomain) {
+  // A thread reuses its parse of a record text it has seen; the cause must still name the
+  // domain being evaluated, each time, and a valid record after it must still pass.
+  world::World w = guide_world("v=spf1 a mx fancy:thing -all");
+  w.add_zone("other.org");
+  w.add(make_txt("other.org", "v=spf1 a mx fancy:thing -all"));
+  for (int round = 0; round < 2; ++round) {
+    SpfResult a = check(w, "12.34.56.78");
+    EXPECT_EQ(a.result, Result::permerror);
+    EXPECT_NE(a.cause.find("record of nodeseek.com is invalid"), std::string::npos) << a.cause;
+    SpfResult b = check(w, "12.34.56.78", "x@other.org");
+    EXPECT_EQ(b.result, Result::permerror);
+    EXPECT_NE(b.cause.find("record of other.org is invalid"), std::string::npos) << b.cause;
+  }
+  w.replace(make_txt("nodeseek.com", "v=spf1 a mx -all"));
+  EXPECT_EQ(check(w, "12.34.56.78").result, Result::pass);
+}
+
 TEST(Spf, BadCidrIsPermerrorNamingTheTerm) {
   SpfResult r = check(guide_world("v=spf1 ip4:12.34.56.0/33 -all"), "12.34.56.78");
   EXPECT_EQ(r.result, Result::permerror);
