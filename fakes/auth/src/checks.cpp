@@ -10,7 +10,9 @@ namespace {
 
 // RFC 5322 §3.2.2 comment text: "(", ")" and "\" must be quoted-pairs; CR/LF dropped.
 std::string comment(std::string_view text) {
-  std::string out = "(";
+  std::string out;
+  out.reserve(text.size() + 8);
+  out += '(';
   for (char c : text) {
     if (c == '\r' || c == '\n') continue;
     if (c == '(' || c == ')' || c == '\\') out += '\\';

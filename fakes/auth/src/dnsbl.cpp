@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "mailsim/world/record.hpp"
 
 namespace mailsim::auth {
@@ -54,9 +56,11 @@ DnsblResult check_dnsbl(const std::string& client_ip, const std::vector<std::str
         errors.push_back(fmt::format("{}: {}", zone, dns::to_string(a.status)));
       continue;
     }
-    auto records = a.of_type(dns::RrType::A);
-    if (records.empty()) continue;
-    std::string code = records.front().value;
+    // The first A record (of_type(A).front(), without copying them all).
+    auto first_a = std::find_if(a.records.begin(), a.records.end(),
+                                [](const dns::Record& r) { return r.type == dns::RrType::A; });
+    if (first_a == a.records.end()) continue;
+    std::string code = first_a->value;
     if (code.starts_with("127.255.255.")) {
       // Spamhaus "error" codes: the list refused to answer; not a listing.
       errors.push_back(fmt::format("{}: error code {}", zone, code));

@@ -5,8 +5,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cctype>
 
+#include "ascii.hpp"
 #include "mailsim/world/record.hpp"
 
 namespace mailsim::auth {
@@ -25,13 +25,13 @@ bool is_fqdn(std::string_view name) {
     if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-')
       return false;
     for (char c : label)
-      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-') return false;
+      if (!ascii::is_alnum(c) && c != '-') return false;
     last = label;
     if (dot == std::string_view::npos) break;
     start = dot + 1;
   }
   return !std::all_of(last.begin(), last.end(),
-                      [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
+                      [](char c) { return ascii::is_digit(c); });
 }
 
 // "[12.34.56.78]" or "[IPv6:2001:db8::1]" (RFC 5321 §4.1.3) → the address; else "".
@@ -65,8 +65,8 @@ HeloResult check_helo(const std::string& helo, const std::string& client_ip,
   std::string reverse = world::reverse_name(client_ip);
   if (!reverse.empty() && out.fqdn) {
     dns::Answer ptr = tracing.query(reverse, dns::RrType::PTR);
-    for (const dns::Record& rec : ptr.of_type(dns::RrType::PTR))
-      ptr_names.push_back(world::canonical_name(rec.value));
+    for (const dns::Record& rec : ptr.records)  // of_type(PTR) without the copy
+      if (rec.type == dns::RrType::PTR) ptr_names.push_back(world::canonical_name(rec.value));
     out.matches_ptr = std::find(ptr_names.begin(), ptr_names.end(), name) != ptr_names.end();
   }
 
@@ -108,7 +108,8 @@ HeloResult check_helo(const std::string& helo, const std::string& client_ip,
   for (dns::RrType type : {dns::RrType::A, dns::RrType::AAAA}) {
     dns::Answer answer = tracing.query(name, type);
     if (answer.temporary_error()) temporary = true;
-    for (const dns::Record& rec : answer.of_type(type)) addresses.push_back(rec.value);
+    for (dns::Record& rec : answer.records)  // of_type(type), moved out
+      if (rec.type == type) addresses.push_back(std::move(rec.value));
   }
   out.resolves = !addresses.empty();
   out.matches_client = std::find(addresses.begin(), addresses.end(), client_ip) != addresses.end();

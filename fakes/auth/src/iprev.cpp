@@ -16,15 +16,24 @@ namespace {
 // limit (the same spirit as RFC 7208 §4.6.4's limit of 10).
 constexpr std::size_t kMaxPtrNames = 10;
 
+// Parses a textual address of either family into `out` (16 bytes); 0 when it is none.
+// Every IPv6 text has a colon and no IPv4 text has one, so the colon picks the family
+// (what world::is_ipv6 decides with a trial parse), and the text is copied to a stack
+// buffer for its NUL rather than to a string.
+int parse_address(std::string_view text, unsigned char* out) {
+  char buf[64];
+  if (text.size() >= sizeof buf) return 0;  // longer than any address text
+  std::memcpy(buf, text.data(), text.size());
+  buf[text.size()] = '\0';
+  int family = text.find(':') != std::string_view::npos ? AF_INET6 : AF_INET;
+  return inet_pton(family, buf, out) == 1 ? family : 0;
+}
+
 // Compares two textual addresses by value ("2001:db8::1" == "2001:0db8:0:0::1").
 bool same_address(std::string_view a, std::string_view b) {
   std::array<unsigned char, 16> x{}, y{};
-  std::string sa(a), sb(b);
-  int family_a = world::is_ipv6(sa) ? AF_INET6 : AF_INET;
-  int family_b = world::is_ipv6(sb) ? AF_INET6 : AF_INET;
-  if (family_a != family_b) return false;
-  if (inet_pton(family_a, sa.c_str(), x.data()) != 1) return false;
-  if (inet_pton(family_b, sb.c_str(), y.data()) != 1) return false;
+  int family_a = parse_address(a, x.data());
+  if (family_a == 0 || parse_address(b, y.data()) != family_a) return false;
   return std::memcmp(x.data(), y.data(), family_a == AF_INET6 ? 16 : 4) == 0;
 }
 
@@ -59,7 +68,8 @@ IprevResult check_iprev(const std::string& client_ip, dns::Resolver& resolver) {
                             dns::to_string(ptr.status));
     return out;
   }
-  for (const dns::Record& rec : ptr.of_type(dns::RrType::PTR)) {
+  for (const dns::Record& rec : ptr.records) {  // of_type(PTR) without the copy
+    if (rec.type != dns::RrType::PTR) continue;
     if (out.ptr_names.size() >= kMaxPtrNames) break;
     out.ptr_names.push_back(world::canonical_name(rec.value));
   }
@@ -81,7 +91,8 @@ IprevResult check_iprev(const std::string& client_ip, dns::Resolver& resolver) {
       continue;
     }
     std::vector<std::string> addresses;
-    for (const dns::Record& rec : fwd.of_type(forward_type)) {
+    for (const dns::Record& rec : fwd.records) {  // of_type(forward_type) without the copy
+      if (rec.type != forward_type) continue;
       addresses.push_back(rec.value);
       if (same_address(rec.value, client_ip)) {
         out.verified_name = name;
