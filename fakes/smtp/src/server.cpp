@@ -56,6 +56,7 @@ struct SmtpServer::State : std::enable_shared_from_this<SmtpServer::State> {
   SessionObserver observer;
   std::uint64_t next_id = 0;
   std::atomic<std::size_t> accepted{0}, finished{0};
+  std::size_t starting = 0;  // accepted, not yet registered in `sessions` (guarded by mutex)
   std::atomic<bool> stopping{false};
   tcp::endpoint bound;
 
@@ -66,6 +67,9 @@ struct SmtpServer::State : std::enable_shared_from_this<SmtpServer::State> {
     return asio::make_strand(ctx);
   }
   asio::awaitable<void> accept_loop(std::shared_ptr<State> self);
+  // On the session's own executor: registers and runs one accepted connection.
+  void start_session(std::shared_ptr<State> self, tcp::socket socket,
+                     asio::any_io_executor executor);
 };
 
 // A session's read buffer, taken from and given back to a small per-thread free list: a
@@ -343,16 +347,32 @@ asio::awaitable<void> SmtpServer::State::accept_loop(std::shared_ptr<State> self
       continue;  // e.g. EMFILE or a reset before accept: keep serving
     }
     ++accepted;
-    std::shared_ptr<Session> session;
     {
       std::lock_guard lock(mutex);
-      const bool overloaded = sessions.size() >= options.max_sessions;
-      const std::uint64_t id = next_id++;
-      session = std::make_shared<Session>(self, std::move(socket), id, overloaded);
-      sessions[id] = session;
+      ++starting;  // active from now on, so stop() waits for it
     }
-    asio::co_spawn(executor, session->run(session), asio::detached);
+    // The session, its coroutine frame and all it allocates are made on the thread that
+    // runs it. Memory freed by another thread than the one that allocated it goes back
+    // through the allocating thread's malloc arena and its lock: made here, on the
+    // listener's thread, every session cost a contended free (a futex) when it ended.
+    asio::post(executor, [self, socket = std::move(socket), executor]() mutable {
+      self->start_session(self, std::move(socket), executor);
+    });
   }
+}
+
+void SmtpServer::State::start_session(std::shared_ptr<State> self, tcp::socket socket,
+                                      asio::any_io_executor executor) {
+  std::shared_ptr<Session> session;
+  {
+    std::lock_guard lock(mutex);
+    const bool overloaded = sessions.size() >= options.max_sessions;
+    const std::uint64_t id = next_id++;
+    session = std::make_shared<Session>(std::move(self), std::move(socket), id, overloaded);
+    sessions[id] = session;
+    --starting;
+  }
+  asio::co_spawn(executor, session->run(session), asio::detached);
 }
 
 SmtpServer::SmtpServer(asio::io_context& ioc, ServerOptions options, HandlerFactory factory)
@@ -419,7 +439,7 @@ void SmtpServer::set_observer(SessionObserver observer) {
 
 std::size_t SmtpServer::active_sessions() const {
   std::lock_guard lock(state_->mutex);
-  return state_->sessions.size();
+  return state_->sessions.size() + state_->starting;
 }
 std::size_t SmtpServer::sessions_accepted() const { return state_->accepted; }
 std::size_t SmtpServer::sessions_finished() const { return state_->finished; }
