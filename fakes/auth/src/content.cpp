@@ -151,6 +151,18 @@ std::string_view decode_body(const Message& part, std::string& storage) {
 // space not counted. Only the length is reported, so the text itself is never built; tag
 // names are matched ignoring ASCII case in place rather than on a lowercased copy.
 std::size_t visible_length(std::string_view text, bool html) {
+  if (!html) {
+    // Plain text: every octet counts except white space that follows white space (a run
+    // counts once) or starts the text; branch-free per octet.
+    std::size_t length = 0;
+    bool after_space = true;
+    for (char c : text) {
+      const bool space = ascii::is_space(c);
+      length += static_cast<std::size_t>(!(space & after_space));
+      after_space = space;
+    }
+    return length > 0 && after_space ? length - 1 : length;
+  }
   std::size_t length = 0;
   bool space = true;  // the last octet counted was a space (or nothing was counted yet)
   for (std::size_t i = 0; i < text.size(); ++i) {
