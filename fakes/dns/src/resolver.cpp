@@ -84,7 +84,20 @@ Answer resolve_in_world(const world::World& world, std::string_view name, RrType
         case world::DnsFaultKind::truncate: break;  // only means something over UDP
       }
     }
-    auto found = world.find(current, type);
+    // One pass over the records answers what find(current, type), find(current, CNAME)
+    // and name_exists(current) would, in three passes (`current` is canonical already).
+    std::vector<Record> found;
+    const Record* alias = nullptr;
+    bool exists = false;
+    for (const Record& r : world.records()) {
+      if (r.name == current) {
+        exists = true;
+        if (r.type == type) found.push_back(r);
+        else if (alias == nullptr && r.type == RrType::CNAME) alias = &r;
+      } else if (!exists && world::name_in_zone(r.name, current)) {
+        exists = true;
+      }
+    }
     if (!found.empty()) {
       if (answer.records.empty()) answer.records = std::move(found);
       else for (auto& r : found) answer.records.push_back(std::move(r));
@@ -93,16 +106,15 @@ Answer resolve_in_world(const world::World& world, std::string_view name, RrType
     }
     // RFC 1034 §4.3.2 step 3a: a CNAME at the name restarts the lookup at its target
     // (except for a CNAME query, answered above).
-    auto alias = world.find(current, RrType::CNAME);
-    if (alias.empty()) {
+    if (alias == nullptr) {
       // RFC 8020: a name with records below it (an empty non-terminal) exists: NODATA.
-      answer.status = world.name_exists(current) ? DnsStatus::nodata : DnsStatus::nxdomain;
+      answer.status = exists ? DnsStatus::nodata : DnsStatus::nxdomain;
       return answer;
     }
+    answer.records.push_back(*alias);
     // Every World lookup canonicalises its name; doing it here once keeps the zone test
     // above exact for a CNAME target written in another case.
-    current = world::canonical_name(alias.front().value);
-    answer.records.push_back(std::move(alias.front()));
+    current = world::canonical_name(alias->value);
   }
   answer.status = DnsStatus::servfail;  // a CNAME loop or an over-long chain
   return answer;
