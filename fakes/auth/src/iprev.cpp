@@ -7,6 +7,7 @@
 #include <array>
 #include <cstring>
 
+#include "address.hpp"
 #include "mailsim/world/record.hpp"
 
 namespace mailsim::auth {
@@ -15,19 +16,6 @@ namespace {
 // RFC 8601 §3 does not bound the PTR set; a bound keeps one lookup from costing without
 // limit (the same spirit as RFC 7208 §4.6.4's limit of 10).
 constexpr std::size_t kMaxPtrNames = 10;
-
-// Parses a textual address of either family into `out` (16 bytes); 0 when it is none.
-// Every IPv6 text has a colon and no IPv4 text has one, so the colon picks the family
-// (what world::is_ipv6 decides with a trial parse), and the text is copied to a stack
-// buffer for its NUL rather than to a string.
-int parse_address(std::string_view text, unsigned char* out) {
-  char buf[64];
-  if (text.size() >= sizeof buf) return 0;  // longer than any address text
-  std::memcpy(buf, text.data(), text.size());
-  buf[text.size()] = '\0';
-  int family = text.find(':') != std::string_view::npos ? AF_INET6 : AF_INET;
-  return inet_pton(family, buf, out) == 1 ? family : 0;
-}
 
 // Compares two textual addresses by value ("2001:db8::1" == "2001:0db8:0:0::1").
 bool same_address(std::string_view a, std::string_view b) {

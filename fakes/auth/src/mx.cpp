@@ -9,6 +9,7 @@
 #include <array>
 #include <cstdint>
 
+#include "address.hpp"
 #include "mailsim/world/record.hpp"
 
 namespace mailsim::auth {
@@ -62,10 +63,9 @@ std::string describe_host(const MxHost& h) {
 }  // namespace
 
 bool is_cloudflare_proxy(std::string_view address) {
-  std::string text(address);
   std::array<unsigned char, 16> bytes{};
-  int family = world::is_ipv6(text) ? AF_INET6 : AF_INET;
-  if (inet_pton(family, text.c_str(), bytes.data()) != 1) return false;
+  int family = parse_address(address, bytes.data());
+  if (family == 0) return false;
   for (const Range& r : cloudflare_ranges())
     if (r.family == family && in_range(bytes.data(), r)) return true;
   return false;
