@@ -153,15 +153,19 @@ std::string_view decode_body(const Message& part, std::string& storage) {
 std::size_t visible_length(std::string_view text, bool html) {
   if (!html) {
     // Plain text: every octet counts except white space that follows white space (a run
-    // counts once) or starts the text; branch-free per octet.
-    std::size_t length = 0;
-    bool after_space = true;
-    for (char c : text) {
-      const bool space = ascii::is_space(c);
-      length += static_cast<std::size_t>(!(space & after_space));
-      after_space = space;
-    }
-    return length > 0 && after_space ? length - 1 : length;
+    // counts once) or starts the text. Counted as "octets minus white space octets whose
+    // predecessor is white space", which has no state across iterations and vectorises.
+    const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+    const std::size_t n = text.size();
+    if (n == 0) return 0;
+    auto space = [](unsigned char c) -> std::size_t {
+      return static_cast<std::size_t>((c == ' ') | (static_cast<unsigned char>(c - '\t') <= 4));
+    };
+    std::size_t skipped = space(p[0]);  // nothing counted yet: as if after a space
+    for (std::size_t i = 1; i < n; ++i) skipped += space(p[i]) & space(p[i - 1]);
+    const std::size_t length = n - skipped;
+    // A trailing run was counted as one space; trimmed text does not have it.
+    return length > 0 && space(p[n - 1]) ? length - 1 : length;
   }
   std::size_t length = 0;
   bool space = true;  // the last octet counted was a space (or nothing was counted yet)

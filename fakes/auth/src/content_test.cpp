@@ -146,6 +146,17 @@ TEST(Content, VisibleTextCountsWhatAReaderSees) {
   EXPECT_EQ(res.body_length, std::string("Hi x bye &unterminatedentity;").size());
 }
 
+TEST(Content, PlainTextWhiteSpaceRunsCountOnce) {
+  // Every std::isspace character (space, \t, \r, \n, \v, \f) separates; a run is one
+  // space; leading and trailing runs are not counted; other octets (UTF-8) all count.
+  auto res = check_content(Message::parse(
+      "From: a@b.org\nDate: d\n\n \t a  \t\n b\v\fc\xc3\xa9 \n\n \t"));
+  EXPECT_EQ(res.body_length, std::string("a b c\xc3\xa9").size());
+  auto blank = check_content(Message::parse("From: a@b.org\nDate: d\n\n \n\t \n"));
+  EXPECT_EQ(blank.body_length, 0u);
+  EXPECT_TRUE(blank.empty_body);
+}
+
 TEST(Content, TransferEncodingsDecodedBeforeMeasuring) {
   const char* head =
       "From: a@b.org\nDate: d\nContent-Type: multipart/mixed; boundary=\"b\"\n\n";
