@@ -40,9 +40,14 @@ struct SmtpServer::State : std::enable_shared_from_this<SmtpServer::State> {
       : workers(std::move(contexts)),
         one_thread_per_worker(each_one_thread),
         options(std::move(opts)),
-        factory(std::move(f)),
-        acceptor(*workers.front()) {}
-  // Sessions are spread round robin over these io_contexts; the acceptor lives on the first.
+        factory(std::move(f)) {
+    // One listener per one-thread worker (SO_REUSEPORT: the kernel deals the connections
+    // out), so a connection is accepted, served and freed on one thread with no hand-off;
+    // one listener on a shared io_context, whose sessions go round robin on strands.
+    const std::size_t listeners = one_thread_per_worker ? workers.size() : 1;
+    for (std::size_t i = 0; i < listeners; ++i)
+      acceptors.push_back(std::make_unique<tcp::acceptor>(*workers[i]));
+  }
   std::vector<asio::io_context*> workers;
   // True when each worker is run by exactly one thread: a session then needs no strand, its
   // io_context already runs its handlers one at a time.
@@ -50,7 +55,7 @@ struct SmtpServer::State : std::enable_shared_from_this<SmtpServer::State> {
   std::size_t next_worker = 0;  // accept_loop only
   ServerOptions options;
   HandlerFactory factory;
-  tcp::acceptor acceptor;
+  std::vector<std::unique_ptr<tcp::acceptor>> acceptors;  // acceptors[i] runs on workers[i]
   std::mutex mutex;  // guards sessions and observer
   std::map<std::uint64_t, std::weak_ptr<Session>> sessions;
   SessionObserver observer;
@@ -60,13 +65,13 @@ struct SmtpServer::State : std::enable_shared_from_this<SmtpServer::State> {
   std::atomic<bool> stopping{false};
   tcp::endpoint bound;
 
-  // The executor the next accepted connection runs on.
-  asio::any_io_executor next_session_executor() {
-    asio::io_context& ctx = *workers[next_worker++ % workers.size()];
-    if (one_thread_per_worker) return ctx.get_executor();
-    return asio::make_strand(ctx);
+  // The executor a connection accepted by listener `index` runs on: that listener's own
+  // worker, or (shared io_context) the next strand.
+  asio::any_io_executor session_executor(std::size_t index) {
+    if (one_thread_per_worker) return workers[index]->get_executor();
+    return asio::make_strand(*workers[next_worker++ % workers.size()]);
   }
-  asio::awaitable<void> accept_loop(std::shared_ptr<State> self);
+  asio::awaitable<void> accept_loop(std::shared_ptr<State> self, std::size_t index);
   // On the session's own executor: registers and runs one accepted connection.
   void start_session(std::shared_ptr<State> self, tcp::socket socket,
                      asio::any_io_executor executor);
@@ -334,11 +339,12 @@ asio::awaitable<void> Session::run(std::shared_ptr<Session> self) {
   }
 }
 
-asio::awaitable<void> SmtpServer::State::accept_loop(std::shared_ptr<State> self) {
-  (void)self;
+asio::awaitable<void> SmtpServer::State::accept_loop(std::shared_ptr<State> self,
+                                                     std::size_t index) {
+  tcp::acceptor& acceptor = *acceptors[index];
   for (;;) {
     error_code ec;
-    asio::any_io_executor executor = next_session_executor();
+    asio::any_io_executor executor = session_executor(index);
     tcp::socket socket =
         co_await acceptor.async_accept(executor, asio::redirect_error(asio::use_awaitable, ec));
     if (stopping || !acceptor.is_open()) co_return;
@@ -347,14 +353,17 @@ asio::awaitable<void> SmtpServer::State::accept_loop(std::shared_ptr<State> self
       continue;  // e.g. EMFILE or a reset before accept: keep serving
     }
     ++accepted;
+    if (one_thread_per_worker) {
+      // Already on the thread that runs it: the session, its coroutine frame and all it
+      // allocates are made and freed by one thread (memory freed by another thread than
+      // the one that allocated it goes back under that thread's malloc arena lock).
+      start_session(self, std::move(socket), executor);
+      continue;
+    }
     {
       std::lock_guard lock(mutex);
       ++starting;  // active from now on, so stop() waits for it
     }
-    // The session, its coroutine frame and all it allocates are made on the thread that
-    // runs it. Memory freed by another thread than the one that allocated it goes back
-    // through the allocating thread's malloc arena and its lock: made here, on the
-    // listener's thread, every session cost a contended free (a futex) when it ended.
     asio::post(executor, [self, socket = std::move(socket), executor]() mutable {
       self->start_session(self, std::move(socket), executor);
     });
@@ -370,7 +379,7 @@ void SmtpServer::State::start_session(std::shared_ptr<State> self, tcp::socket s
     const std::uint64_t id = next_id++;
     session = std::make_shared<Session>(std::move(self), std::move(socket), id, overloaded);
     sessions[id] = session;
-    --starting;
+    if (!one_thread_per_worker) --starting;
   }
   asio::co_spawn(executor, session->run(session), asio::detached);
 }
@@ -400,27 +409,50 @@ void SmtpServer::start() {
   if (!address.is_loopback() && !o.in_sealed_namespace)
     throw std::system_error(std::make_error_code(std::errc::permission_denied),
                             fmt::format("smtp server: {} is not a loopback address", o.address));
+  // Several listeners share one port with SO_REUSEPORT. Linux would let any other socket of
+  // this user that sets it join the group and take a share of the connections — another
+  // mailsim on the same --listen port would split the mail silently instead of failing. So
+  // the port is first claimed by a plain bind, which any holder (group or not) refuses with
+  // "address in use"; that also picks the ephemeral port when 0 was asked for.
+  using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
   tcp::endpoint endpoint(address, o.port);
-  auto& acc = state_->acceptor;
-  acc.open(endpoint.protocol(), ec);
-  if (!ec) acc.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) acc.bind(endpoint, ec);
-  if (!ec) acc.listen(asio::socket_base::max_listen_connections, ec);
+  auto& acceptors = state_->acceptors;
+  if (acceptors.size() > 1) {
+    tcp::acceptor probe(acceptors.front()->get_executor());
+    probe.open(endpoint.protocol(), ec);
+    if (!ec) probe.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) probe.bind(endpoint, ec);
+    if (!ec) endpoint = probe.local_endpoint(ec);
+    if (ec)
+      throw std::system_error(ec, fmt::format("smtp server: cannot listen on {}:{}", o.address, o.port));
+  }
+  for (std::size_t i = 0; i < acceptors.size() && !ec; ++i) {
+    tcp::acceptor& acc = *acceptors[i];
+    acc.open(endpoint.protocol(), ec);
+    if (!ec) acc.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec && acceptors.size() > 1) acc.set_option(reuse_port(true), ec);
+    if (!ec) acc.bind(endpoint, ec);
+    if (!ec) acc.listen(asio::socket_base::max_listen_connections, ec);
+    if (!ec && i == 0) endpoint = acc.local_endpoint(ec);
+  }
   if (ec) {
-    acc.close();
+    for (auto& acc : acceptors) acc->close();
     throw std::system_error(ec, fmt::format("smtp server: cannot listen on {}:{}", o.address, o.port));
   }
-  state_->bound = acc.local_endpoint();
-  asio::co_spawn(acc.get_executor(), state_->accept_loop(state_), asio::detached);
+  state_->bound = endpoint;
+  for (std::size_t i = 0; i < acceptors.size(); ++i)
+    asio::co_spawn(acceptors[i]->get_executor(), state_->accept_loop(state_, i), asio::detached);
 }
 
 void SmtpServer::stop() {
   if (state_->stopping.exchange(true)) return;
-  // The acceptor lives on the io_context; close it there.
-  asio::post(state_->acceptor.get_executor(), [state = state_] {
-    error_code ec;
-    state->acceptor.close(ec);
-  });
+  // Each listener lives on its io_context; close it there.
+  for (std::size_t i = 0; i < state_->acceptors.size(); ++i)
+    if (state_->acceptors[i])  // not yet released
+      asio::post(state_->acceptors[i]->get_executor(), [state = state_, i] {
+        error_code ec;
+        if (state->acceptors[i]) state->acceptors[i]->close(ec);
+      });
   std::vector<std::shared_ptr<Session>> live;
   {
     std::lock_guard lock(state_->mutex);
@@ -428,6 +460,14 @@ void SmtpServer::stop() {
       if (auto s = weak.lock()) live.push_back(std::move(s));
   }
   for (auto& s : live) s->stop();
+}
+
+void SmtpServer::release_listeners() {
+  for (auto& acceptor : state_->acceptors) {
+    error_code ec;
+    acceptor->close(ec);
+    acceptor.reset();
+  }
 }
 
 tcp::endpoint SmtpServer::local_endpoint() const { return state_->bound; }
@@ -466,10 +506,12 @@ ServerThread::ServerThread(ServerOptions options, HandlerFactory factory, int th
 
 ServerThread::~ServerThread() {
   stop();
-  // Sessions left on a worker still hold the server's state, and with it the listener of the
-  // first io_context: destroy the others first, so that listener never outlives its own.
+  // Coroutines left on a stopped io_context (an accept loop, a session that never saw its
+  // end) hold the server's state until their io_context is destroyed; the listeners in it
+  // must not outlive their own io_contexts, so they go first, while no thread runs them.
+  server_->release_listeners();
   server_.reset();
-  while (!contexts_.empty()) contexts_.pop_back();
+  contexts_.clear();
 }
 
 void ServerThread::stop() {

@@ -449,6 +449,30 @@ TEST(Session, WriteToAClientThatNeverReadsTimesOut) {
       << seen.close_reasons[0];
 }
 
+// With several threads a server listens once per thread on one port (SO_REUSEPORT), which
+// another server of the same user could otherwise join and silently take a share of the
+// connections from. A second server on a port in use must fail, naming the address.
+TEST(Session, SecondServerOnAPortInUseFails) {
+  Seen seen;
+  ServerThread first(quick_options(), factory_for(seen), 2);
+  ServerOptions o = quick_options();
+  o.port = first.port();
+  for (int threads : {1, 2}) {
+    try {
+      ServerThread second(o, factory_for(seen), threads);
+      ADD_FAILURE() << "a second server (" << threads << " threads) listened on port " << o.port;
+    } catch (const std::system_error& e) {
+      EXPECT_NE(std::string(e.what()).find("cannot listen on 127.0.0.1:" + std::to_string(o.port)),
+                std::string::npos)
+          << e.what();
+    }
+  }
+  // And the first still gets every connection.
+  for (int i = 0; i < 20; ++i) EXPECT_TRUE(send_mail(client_for(first.port()), sample()).accepted);
+  std::lock_guard l(seen.mu);
+  EXPECT_EQ(seen.messages.size(), 20u);
+}
+
 TEST(Torture, TwoHundredConcurrentConnections) {
   Seen seen;
   ServerOptions o = quick_options();

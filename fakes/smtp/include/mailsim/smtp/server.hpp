@@ -80,6 +80,9 @@ class SmtpServer {
   // Closes the acceptor and every live session (each gets 421 4.3.2 when it can be sent).
   // Safe from any thread; returns at once (sessions finish on the io_context).
   void stop();
+  // Closes and destroys the listeners. Only once no thread runs the server's io_contexts
+  // (after stop() and the threads' join): ServerThread does this before destroying them.
+  void release_listeners();
   boost::asio::ip::tcp::endpoint local_endpoint() const;
   std::uint16_t port() const { return local_endpoint().port(); }
   void set_observer(SessionObserver observer);
