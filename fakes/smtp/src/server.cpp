@@ -73,7 +73,7 @@ struct SmtpServer::State : std::enable_shared_from_this<SmtpServer::State> {
   }
   asio::awaitable<void> accept_loop(std::shared_ptr<State> self, std::size_t index);
   // On the session's own executor: registers and runs one accepted connection.
-  void start_session(std::shared_ptr<State> self, tcp::socket socket,
+  void start_session(std::shared_ptr<State> self, tcp::socket socket, tcp::endpoint peer,
                      asio::any_io_executor executor);
 };
 
@@ -121,10 +121,11 @@ class ReadBuffer {
 // (RFC 5321 §3.8, §4.5.3.2.7).
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(std::shared_ptr<SmtpServer::State> state, tcp::socket socket, std::uint64_t id,
-          bool overloaded)
+  Session(std::shared_ptr<SmtpServer::State> state, tcp::socket socket, tcp::endpoint peer,
+          std::uint64_t id, bool overloaded)
       : state_(std::move(state)),
         socket_(std::move(socket)),
+        peer_(peer),
         timer_(socket_.get_executor()),
         id_(id),
         overloaded_(overloaded) {}
@@ -170,6 +171,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   std::shared_ptr<SmtpServer::State> state_;
   tcp::socket socket_;
+  tcp::endpoint peer_;  // as accept() returned it
   std::unique_ptr<asio::ssl::stream<tcp::socket&>> tls_;
   asio::steady_timer timer_;
   Clock::time_point deadline_ = Clock::time_point::max();
@@ -251,9 +253,10 @@ asio::awaitable<void> Session::run(std::shared_ptr<Session> self) {
   error_code ec;
   const auto& opts = state_->options;
   ConnectionInfo info;
-  info.peer = socket_.remote_endpoint(ec);
-  info.local = socket_.local_endpoint(ec);
-  ec = {};
+  // Both ends are known without asking the kernel again: the peer from accept(), the local
+  // end is the listener's own (always a specific address, never a wildcard).
+  info.peer = peer_;
+  info.local = state_->bound;
   info.client_ip = opts.client_address ? opts.client_address(info.peer)
                                        : info.peer.address().to_string();
   if (overloaded_) {
@@ -345,8 +348,9 @@ asio::awaitable<void> SmtpServer::State::accept_loop(std::shared_ptr<State> self
   for (;;) {
     error_code ec;
     asio::any_io_executor executor = session_executor(index);
-    tcp::socket socket =
-        co_await acceptor.async_accept(executor, asio::redirect_error(asio::use_awaitable, ec));
+    tcp::endpoint peer;
+    tcp::socket socket = co_await acceptor.async_accept(
+        executor, peer, asio::redirect_error(asio::use_awaitable, ec));
     if (stopping || !acceptor.is_open()) co_return;
     if (ec) {
       if (ec == asio::error::operation_aborted) co_return;
@@ -357,27 +361,28 @@ asio::awaitable<void> SmtpServer::State::accept_loop(std::shared_ptr<State> self
       // Already on the thread that runs it: the session, its coroutine frame and all it
       // allocates are made and freed by one thread (memory freed by another thread than
       // the one that allocated it goes back under that thread's malloc arena lock).
-      start_session(self, std::move(socket), executor);
+      start_session(self, std::move(socket), peer, executor);
       continue;
     }
     {
       std::lock_guard lock(mutex);
       ++starting;  // active from now on, so stop() waits for it
     }
-    asio::post(executor, [self, socket = std::move(socket), executor]() mutable {
-      self->start_session(self, std::move(socket), executor);
+    asio::post(executor, [self, socket = std::move(socket), peer, executor]() mutable {
+      self->start_session(self, std::move(socket), peer, executor);
     });
   }
 }
 
 void SmtpServer::State::start_session(std::shared_ptr<State> self, tcp::socket socket,
-                                      asio::any_io_executor executor) {
+                                      tcp::endpoint peer, asio::any_io_executor executor) {
   std::shared_ptr<Session> session;
   {
     std::lock_guard lock(mutex);
     const bool overloaded = sessions.size() >= options.max_sessions;
     const std::uint64_t id = next_id++;
-    session = std::make_shared<Session>(std::move(self), std::move(socket), id, overloaded);
+    session =
+        std::make_shared<Session>(std::move(self), std::move(socket), peer, id, overloaded);
     sessions[id] = session;
     if (!one_thread_per_worker) --starting;
   }
