@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <unordered_map>
 
 #include "ascii.hpp"
 #include "mailsim/auth/psl.hpp"
@@ -175,12 +176,23 @@ bool aligned(const std::string& a, const std::string& b, const std::string& b_or
 }  // namespace
 
 std::string organizational_domain(std::string_view domain) {
+  // The answer depends on the name and the process's public suffix list only, and a
+  // receiver sees the same few domains again and again (From, MAIL FROM and d= of each
+  // message): each thread keeps the answers it computed, keyed by the exact text and
+  // bounded. DNS is not involved; every DMARC check still does its own lookups.
+  constexpr std::size_t kMaxCached = 1024;
+  thread_local std::unordered_map<std::string, std::string> cache;
+  thread_local std::string key;
+  key.assign(domain);
+  if (auto it = cache.find(key); it != cache.end()) return it->second;
   // RFC 7489 §3.2: the public suffix plus one label. A name that is itself a public suffix
   // (or unlisted single label) is its own organizational domain.
   std::string canonical = lower(domain);
   while (!canonical.empty() && canonical.back() == '.') canonical.pop_back();
-  if (auto reg = PublicSuffixList::system().registrable_domain(canonical)) return *reg;
-  return canonical;
+  std::string org = PublicSuffixList::system().registrable_domain(canonical).value_or(canonical);
+  if (cache.size() >= kMaxCached) cache.clear();
+  cache.emplace(key, org);
+  return org;
 }
 
 DmarcResult check_dmarc(const Message& message, const SpfResult& spf, const DkimResult& dkim,

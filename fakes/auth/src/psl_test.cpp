@@ -2,6 +2,7 @@
 // run against Debian's list, plus the algorithm's corner cases on a small list.
 #include "mailsim/auth/psl.hpp"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -10,6 +11,7 @@
 #include <optional>
 #include <regex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "mailsim/auth/dmarc.hpp"
@@ -152,6 +154,31 @@ TEST(OrganizationalDomain, Rfc7489Section32) {
   EXPECT_EQ(organizational_domain("mail.example.co.uk"), "example.co.uk");
   // A public suffix is its own organizational domain.
   EXPECT_EQ(organizational_domain("co.uk"), "co.uk");
+}
+
+TEST(OrganizationalDomain, RepeatedAndConcurrentCallsAgreeWithTheList) {
+  // Each thread remembers names it has answered; the answers must stay the list's, for
+  // every spelling (case, trailing dot), on every call and thread, past the memory's bound.
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"mx.nodeseek.com", "nodeseek.com"}, {"MX.NodeSeek.COM.", "nodeseek.com"},
+      {"a.b.example.co.uk", "example.co.uk"}, {"co.uk", "co.uk"}, {"uk", "uk"},
+      {"www.city.kobe.jp", "city.kobe.jp"}, {"", ""}};
+  auto run = [&](int rounds) {
+    int wrong = 0;
+    for (int r = 0; r < rounds; ++r) {
+      for (const auto& [name, org] : cases) wrong += organizational_domain(name) != org;
+      // Names never seen before, enough of them to pass the per-thread bound.
+      std::string fresh = fmt::format("h{}.example.co.uk", r);
+      wrong += organizational_domain(fresh) != "example.co.uk";
+    }
+    return wrong;
+  };
+  EXPECT_EQ(run(3000), 0);
+  std::vector<int> wrong(4, -1);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) threads.emplace_back([&, t] { wrong[t] = run(500); });
+  for (auto& th : threads) th.join();
+  for (int w : wrong) EXPECT_EQ(w, 0);
 }
 
 }  // namespace
