@@ -84,19 +84,17 @@ Answer resolve_in_world(const world::World& world, std::string_view name, RrType
         case world::DnsFaultKind::truncate: break;  // only means something over UDP
       }
     }
-    // One pass over the records answers what find(current, type), find(current, CNAME)
-    // and name_exists(current) would, in three passes (`current` is canonical already).
+    // One pass over the records answers what find(current, type) and find(current, CNAME)
+    // would in two, and tells whether the name owns any record (`current` is canonical
+    // already). Only a name owning none needs name_exists' second look, for records below.
     std::vector<Record> found;
     const Record* alias = nullptr;
     bool exists = false;
     for (const Record& r : world.records()) {
-      if (r.name == current) {
-        exists = true;
-        if (r.type == type) found.push_back(r);
-        else if (alias == nullptr && r.type == RrType::CNAME) alias = &r;
-      } else if (!exists && world::name_in_zone(r.name, current)) {
-        exists = true;
-      }
+      if (r.name != current) continue;
+      exists = true;
+      if (r.type == type) found.push_back(r);
+      else if (alias == nullptr && r.type == RrType::CNAME) alias = &r;
     }
     if (!found.empty()) {
       if (answer.records.empty()) answer.records = std::move(found);
@@ -108,6 +106,7 @@ Answer resolve_in_world(const world::World& world, std::string_view name, RrType
     // (except for a CNAME query, answered above).
     if (alias == nullptr) {
       // RFC 8020: a name with records below it (an empty non-terminal) exists: NODATA.
+      if (!exists) exists = world.name_exists(current);
       answer.status = exists ? DnsStatus::nodata : DnsStatus::nxdomain;
       return answer;
     }
