@@ -13,11 +13,18 @@ std::string comment(std::string_view text) {
   std::string out;
   out.reserve(text.size() + 8);
   out += '(';
-  for (char c : text) {
+  // Runs of ordinary characters are appended whole; causes are sentences.
+  std::size_t run = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c != '\r' && c != '\n' && c != '(' && c != ')' && c != '\\') continue;
+    out.append(text.substr(run, i - run));
+    run = i + 1;
     if (c == '\r' || c == '\n') continue;
-    if (c == '(' || c == ')' || c == '\\') out += '\\';
+    out += '\\';
     out += c;
   }
+  out.append(text.substr(run));
   out += ')';
   return out;
 }
