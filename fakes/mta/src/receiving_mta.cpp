@@ -71,7 +71,8 @@ struct ReceivingMta::Shared {
 
   mutable std::mutex mutex;
   mutable std::condition_variable changed;
-  std::vector<Delivery> deliveries;
+  std::vector<Delivery> deliveries;  // kept ones (MtaConfig::keep_deliveries)
+  std::size_t published = 0;         // all of them
   DeliveryCallback callback;
   std::uint64_t connections = 0;
   // A session's Deliveries wait here from its handler's on_close until the server reports
@@ -102,7 +103,8 @@ struct ReceivingMta::Shared {
       for (auto& d : ds) {
         if (transcript)
           d.transcript = &d == &ds.back() ? std::move(*transcript) : *transcript;
-        d.sequence = deliveries.size() + 1;
+        d.sequence = ++published;
+        if (!config.keep_deliveries) continue;
         // The callback runs outside the lock on its own copy; without one, nothing is copied.
         if (cb)
           deliveries.push_back(d);
@@ -525,8 +527,13 @@ std::vector<Delivery> ReceivingMta::deliveries() const {
 std::vector<Delivery> ReceivingMta::wait_for(std::size_t count,
                                              std::chrono::milliseconds timeout) const {
   std::unique_lock lock(shared_->mutex);
-  shared_->changed.wait_for(lock, timeout, [&] { return shared_->deliveries.size() >= count; });
+  shared_->changed.wait_for(lock, timeout, [&] { return shared_->published >= count; });
   return shared_->deliveries;
+}
+
+std::size_t ReceivingMta::delivery_count() const {
+  std::lock_guard lock(shared_->mutex);
+  return shared_->published;
 }
 
 std::vector<std::string> ReceivingMta::mailbox() const {

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <future>
 #include <memory>
+#include <mutex>
 #include <set>
 
 #include "mailsim/auth/dkim.hpp"
@@ -290,6 +291,36 @@ TEST_F(ReceivingMtaTest, ParallelSessionsEachGetOneDelivery) {
   }
   EXPECT_EQ(sequences, (std::set<std::uint64_t>{1, 2, 3, 4}));
   EXPECT_EQ(callbacks.load(), kClients);
+}
+
+// keep_deliveries = false (mailsim receive): every Delivery still reaches the callback,
+// numbered and counted, but none is kept — memory stays flat on a long-running receiver.
+TEST_F(ReceivingMtaTest, StreamingReceiverKeepsNoDeliveries) {
+  MtaConfig config;
+  config.persona = "gmail";
+  config.now = kNow;
+  config.keep_deliveries = false;
+  config.client_address = [](const boost::asio::ip::tcp::endpoint&) { return "12.34.56.78"; };
+  ReceivingMta mta(config, *resolver_);
+  std::mutex mu;
+  std::vector<std::uint64_t> sequences;
+  std::vector<std::string> stored;
+  mta.on_delivery([&](const Delivery& d) {
+    std::lock_guard lock(mu);
+    sequences.push_back(d.sequence);
+    stored.push_back(d.message);
+  });
+  mta.start();
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(send_with_python(mta.port(), dir_, "", guide_message(&world_.key)).output,
+              "accepted\n");
+  EXPECT_TRUE(mta.wait_for(3, 20s).empty());
+  EXPECT_EQ(mta.delivery_count(), 3u);
+  EXPECT_TRUE(mta.deliveries().empty());
+  EXPECT_TRUE(mta.mailbox().empty());
+  std::lock_guard lock(mu);
+  EXPECT_EQ(sequences, (std::vector<std::uint64_t>{1, 2, 3}));
+  for (const auto& m : stored) EXPECT_EQ(m.rfind("Authentication-Results: mx.google.com;", 0), 0u) << m;
 }
 
 TEST(ReceivingMtaConfig, RefusesNonLoopbackListenAndUnknownPersona) {

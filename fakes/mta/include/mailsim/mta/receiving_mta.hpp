@@ -46,6 +46,10 @@ struct MtaConfig {
   std::chrono::milliseconds command_timeout = std::chrono::minutes(5);  // RFC 5321 §4.5.3.2.7
   std::size_t max_message_size = 10 * 1024 * 1024;                      // RFC 1870 SIZE
   int threads = 1;  // Asio threads; checks run on them (see docs/personas.md "Threads")
+  // Every Delivery is kept for deliveries(), wait_for() and mailbox() (the runner's report
+  // reads them). A long-running receiver that only streams them to on_delivery
+  // (`mailsim receive`) sets false: its memory then stays flat however much mail it takes.
+  bool keep_deliveries = true;
   // netns fabric only: the caller runs on a thread inside one of the fabric's network
   // namespaces, which have no route out of the world, so a world address (12.34.56.78) is as
   // sealed as loopback there (harness/net/netns_fabric.hpp).
@@ -74,7 +78,10 @@ class ReceivingMta {
   // Called (from a server thread) for each Delivery once its session has ended.
   void on_delivery(DeliveryCallback callback);
   std::vector<Delivery> deliveries() const;
-  // Blocks until at least `count` Deliveries exist or `timeout` passes; returns them all.
+  // How many Deliveries there have been (kept or not).
+  std::size_t delivery_count() const;
+  // Blocks until at least `count` Deliveries have been made or `timeout` passes; returns the
+  // kept ones (none when MtaConfig::keep_deliveries is false).
   std::vector<Delivery> wait_for(std::size_t count, std::chrono::milliseconds timeout) const;
   // The stored messages (accepted deliveries), Authentication-Results first.
   std::vector<std::string> mailbox() const;
