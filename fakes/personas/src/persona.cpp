@@ -95,6 +95,7 @@ std::string format_points(double v) {
 
 std::string expand(std::string_view text, const Facts& facts, const auth::CheckSet& checks) {
   std::string s{text};
+  if (text.find('{') == std::string_view::npos) return s;  // most texts have no placeholder
   replace_all(s, "{ip}", facts.client_ip);
   replace_all(s, "{domain}", facts.mail_from_domain());
   replace_all(s, "{from_domain}", facts.from_domain);
@@ -188,12 +189,12 @@ Verdict Persona::evaluate(Stage stage, const auth::CheckSet& checks, const Facts
                           const std::vector<RuleHit>& prior) const {
   Verdict v;
   const RuleInput input{checks, facts};
-  const std::string suffix = expand(reply_suffix, facts, checks);
   for (const auto& rule : rules) {
     if (rule.stage != stage || !rule.when(input)) continue;
     RuleHit hit{rule.id, rule.description, rule.points, rule.source, stage, rule.disposition, {}};
     if (rule.code != 0 && model == ScoreModel::first_match) {
-      v.reply = build_reply(rule.code, rule.enhanced, expand(rule.text, facts, checks), suffix,
+      v.reply = build_reply(rule.code, rule.enhanced, expand(rule.text, facts, checks),
+                            expand(reply_suffix, facts, checks),
                             rule.id + ": " + rule.description + " (" + rule.source + ")");
       v.disposition = rule.code >= 500 ? Disposition::rejected : Disposition::deferred;
       hit.disposition = v.disposition;
@@ -203,17 +204,25 @@ Verdict Persona::evaluate(Stage stage, const auth::CheckSet& checks, const Facts
     }
     v.fired.push_back(std::move(hit));
   }
-  std::vector<RuleHit> all = prior;
-  all.insert(all.end(), v.fired.begin(), v.fired.end());
+  // The verdict weighs every rule so far: the earlier stages' and this one's.
+  std::vector<RuleHit> all;
+  auto every_hit = [&]() -> const std::vector<RuleHit>& {
+    if (v.fired.empty()) return prior;
+    all.reserve(prior.size() + v.fired.size());
+    all = prior;
+    all.insert(all.end(), v.fired.begin(), v.fired.end());
+    return all;
+  };
   switch (model) {
     case ScoreModel::first_match:
-      v.disposition = has_spam_hit(all) ? Disposition::spam : Disposition::inbox;
+      v.disposition = has_spam_hit(prior) || has_spam_hit(v.fired) ? Disposition::spam
+                                                                    : Disposition::inbox;
       break;
     case ScoreModel::mailtester:
-      v.disposition = score(all) < spam_threshold ? Disposition::spam : Disposition::inbox;
+      v.disposition = score(every_hit()) < spam_threshold ? Disposition::spam : Disposition::inbox;
       break;
     case ScoreModel::spamassassin: {
-      double total = score(all);
+      double total = score(every_hit());
       v.disposition = total >= spam_threshold ? Disposition::spam : Disposition::inbox;
       if (stage == Stage::data && reject_threshold > 0 && total >= reject_threshold) {
         smtp::Reply r = score_reject;
