@@ -27,22 +27,29 @@ std::vector<std::string_view> split_lines(std::string_view text) {
 }  // namespace
 
 std::string Reply::wire() const {
-  std::string out;
-  const std::string prefix = enhanced.empty() ? "" : enhanced + " ";
   static const std::vector<std::string> kEmpty{""};
   const auto& text = lines.empty() ? kEmpty : lines;
+  const std::string code_text = std::to_string(code);
+  std::size_t size = 0;
+  for (const auto& l : text) size += code_text.size() + 2 + enhanced.size() + l.size() + 2;
+  std::string out;
+  out.reserve(size);
   for (std::size_t i = 0; i < text.size(); ++i) {
+    const std::size_t start = out.size();
     // RFC 5321 §4.2.1: "-" after the code on every line but the last.
-    const char sep = i + 1 < text.size() ? '-' : ' ';
-    std::string line = fmt::format("{}{}{}{}", code, sep, prefix, text[i]);
+    out += code_text;
+    out += i + 1 < text.size() ? '-' : ' ';
+    if (!enhanced.empty()) {
+      out += enhanced;
+      out += ' ';
+    }
     // RFC 5321 §4.2: reply text is HT and printable characters. A control character —
     // typically a bare CR from a client argument echoed back ("RCPT parameter … not
     // recognized") — would break the reply's framing, so it goes out as '?'. Bytes >= 0x80
     // stay (SMTPUTF8 replies, RFC 6531).
-    for (char& c : line)
-      if ((static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == '\x7f') c = '?';
-    while (!line.empty() && line.back() == ' ') line.pop_back();
-    out += line;
+    for (char c : text[i])
+      out += (static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == '\x7f' ? '?' : c;
+    while (out.size() > start && out.back() == ' ') out.pop_back();
     out += "\r\n";
   }
   return out;
