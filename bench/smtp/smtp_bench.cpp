@@ -10,10 +10,15 @@
 // iprev all "pass", or the bench fails: a fast rejection would be no measure. (smtp-source
 // has no STARTTLS, so Gmail's no-TLS rule files them as spam; no other rule may fire.)
 //
-// Figures: wall-clock messages/s of each (best of the rounds, which alternate so both see the
-// same machine load) and their ratio; and CPU µs per message of each server process (user +
-// kernel), which a loaded machine disturbs far less than the wall rate, and of the load
-// client, which shares the machine's cores with the server under test.
+// Configurations: two loads (8 and 32 parallel sessions) and, for mailsim, two thread counts
+// (one — an event loop like smtp-sink's — and one per core). Each configuration runs several
+// rounds; a round runs smtp-sink, then mailsim at each thread count, so all see the same
+// machine. Figures: the best wall-clock messages/s of each configuration and its ratio to
+// smtp-sink's at the same load; CPU µs per message of each server process (user + kernel,
+// the cheapest round), which a loaded machine disturbs far less than the wall rate; and the
+// load client's CPU, as it shares the machine's cores with the server under test. The
+// target is judged per load with mailsim at its best thread count (the knob an operator
+// sets) and must hold at every load.
 //
 // DNS: the in-process world resolver by default, or `--dns wire` for a FakeDnsServer on
 // 127.0.0.1 and the wire resolver (UDP), as `mailsim receive --dns` does.
@@ -219,7 +224,7 @@ std::string slurp(const fs::path& p) {
 }
 
 struct LoadOptions {
-  int messages = 2000;
+  int messages = 4000;
   int sessions = 8;
   bool reuse = false;  // smtp-source -d: several messages per connection
   bool keep = false;   // the MTA keeps every Delivery (as a run does) instead of streaming them
@@ -355,6 +360,17 @@ SinkRun bench_sink(const LoadOptions& o) {
   return run;
 }
 
+// The figures of one configuration: the best wall rate of its rounds and the CPU of its
+// cheapest round.
+struct Best {
+  double rate = 0;
+  Cpu cpu{1e9, 0};
+  void add(double r, const Cpu& c) {
+    rate = std::max(rate, r);
+    if (c.total() < cpu.total()) cpu = c;
+  }
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -363,11 +379,18 @@ int main(int argc, char** argv) {
   int cap_seconds = 120;
   std::size_t body_bytes = 2000;
   std::string dns_mode = "inprocess";
-  // One Asio thread per core, as smtp-sink's process model would use them (0 = unknown → 1).
-  int threads = std::clamp(static_cast<int>(std::thread::hardware_concurrency()), 1, 16);
-  int rounds = 1;
+  // Loads: 8 parallel sessions, and 32 (past Postfix's default_destination_concurrency_limit
+  // of 20: a receiving MX sees several senders at once). Server threads: one (an event loop
+  // like smtp-sink's) and one per core.
+  std::vector<int> sessions = {8, 32};
+  const int cores = std::clamp(static_cast<int>(std::thread::hardware_concurrency()), 1, 16);
+  std::vector<int> threads = {1};
+  if (cores > 1) threads.push_back(cores);
+  int rounds = 3;
   app.add_option("-m,--messages", o.messages, "messages per run")->check(CLI::Range(1, 100000));
-  app.add_option("-s,--sessions", o.sessions, "parallel SMTP sessions")->check(CLI::Range(1, 256));
+  app.add_option("-s,--sessions", sessions, "parallel SMTP sessions (loads), comma-separated")
+      ->delimiter(',')
+      ->check(CLI::Range(1, 256));
   app.add_flag("-d,--reuse", o.reuse, "several messages per connection (smtp-source -d)");
   app.add_flag("--keep", o.keep,
                "the MTA keeps every Delivery in memory, as a scenario run does (default: "
@@ -376,8 +399,10 @@ int main(int argc, char** argv) {
   app.add_option("--body", body_bytes, "body bytes per message")->check(CLI::Range(0, 1 << 20));
   app.add_option("--dns", dns_mode, "resolver of the MTA")
       ->check(CLI::IsMember({"inprocess", "wire"}));
-  app.add_option("--threads", threads, "ReceivingMta Asio threads")->check(CLI::Range(1, 16));
-  app.add_option("--rounds", rounds, "alternate sink/mailsim runs this many times")
+  app.add_option("--threads", threads, "ReceivingMta Asio threads to try, comma-separated")
+      ->delimiter(',')
+      ->check(CLI::Range(1, 16));
+  app.add_option("--rounds", rounds, "rounds per configuration (sink and mailsim alternate)")
       ->check(CLI::Range(1, 10));
   CLI11_PARSE(app, argc, argv);
   o.cap = std::chrono::seconds(cap_seconds);
@@ -399,54 +424,80 @@ int main(int argc, char** argv) {
     std::ofstream(o.message_file, std::ios::binary) << message;
 
     std::printf("%s\n",
-                fmt::format("load: smtp-source, {} messages of {} bytes, {} sessions, {}; "
-                            "127.0.0.1; {} round(s)",
-                            o.messages, message.size(), o.sessions,
+                fmt::format("load: smtp-source, {} messages of {} bytes per run, {}; 127.0.0.1; "
+                            "{} round(s) per configuration, best of them kept",
+                            o.messages, message.size(),
                             o.reuse ? "several messages per connection (-d)"
                                     : "one connection per message",
                             rounds)
                     .c_str());
-    std::printf("mailsim: gmail persona, %d Asio thread(s), %s resolver, all checks on "
-                "(iprev, DNSBL, HELO, SPF, DKIM rsa-sha256 2048, DMARC, content); Deliveries %s\n",
-                threads, dns_mode == "wire" ? "FakeDnsServer + wire (UDP)" : "in-process world",
-                o.keep ? "kept in memory (as a run)" : "streamed to a callback (as mailsim receive)");
+    std::printf("mailsim: gmail persona, %s resolver, all checks on (iprev, DNSBL, HELO, SPF, "
+                "DKIM rsa-sha256 2048, DMARC, content); Deliveries %s; %d core(s)\n",
+                dns_mode == "wire" ? "FakeDnsServer + wire (UDP)" : "in-process world",
+                o.keep ? "kept in memory (as a run)" : "streamed to a callback (as mailsim receive)",
+                cores);
     // Per message, in µs: "total (user + sys)".
     auto per_msg = [&](const Cpu& c) {
       return fmt::format("{:4.0f} µs ({:.0f} + {:.0f})", 1e6 * c.total() / o.messages,
                          1e6 * c.user / o.messages, 1e6 * c.sys / o.messages);
     };
-    double best_sink = 0, best_mta = 0;
-    Cpu sink_cpu{1e9, 0}, mta_cpu{1e9, 0};  // the round with the least CPU per message
-    for (int r = 0; r < rounds; ++r) {
-      SinkRun sink = bench_sink(o);
-      MtaRun mta = bench_mta(o, bw, dns_mode, threads);
-      double sink_rate = o.messages / sink.load.seconds, mta_rate = o.messages / mta.load.seconds;
-      std::printf("%s\n",
-                  fmt::format("round {}: smtp-sink {:6.0f} msg/s ({:.2f} s; server CPU/msg {}, "
-                              "smtp-source {})",
-                              r + 1, sink_rate, sink.load.seconds, per_msg(sink.cpu),
-                              per_msg(sink.load.client))
-                      .c_str());
-      std::printf("%s\n",
-                  fmt::format("         mailsim   {:6.0f} msg/s ({:.2f} s; server CPU/msg {}, "
-                              "smtp-source {}; {} accepted, {} inbox, spf/dkim/dmarc/iprev pass)",
-                              mta_rate, mta.load.seconds, per_msg(mta.cpu),
-                              per_msg(mta.load.client), mta.accepted, mta.inbox)
-                      .c_str());
-      best_sink = std::max(best_sink, sink_rate);
-      best_mta = std::max(best_mta, mta_rate);
-      if (sink.cpu.total() < sink_cpu.total()) sink_cpu = sink.cpu;
-      if (mta.cpu.total() < mta_cpu.total()) mta_cpu = mta.cpu;
+    struct Row {
+      int sessions;
+      Best sink;
+      std::vector<Best> mta;  // by threads
+    };
+    std::vector<Row> rows;
+    for (int n : sessions) {
+      o.sessions = n;
+      Row row{n, {}, std::vector<Best>(threads.size())};
+      for (int r = 0; r < rounds; ++r) {
+        // Each round runs the sink, then every thread count, so all see the same machine.
+        SinkRun sink = bench_sink(o);
+        double sink_rate = o.messages / sink.load.seconds;
+        row.sink.add(sink_rate, sink.cpu);
+        std::printf("%s\n", fmt::format("{:>3} sessions, round {}: smtp-sink          {:6.0f} msg/s "
+                                        "(server CPU/msg {}, smtp-source {})",
+                                        n, r + 1, sink_rate, per_msg(sink.cpu),
+                                        per_msg(sink.load.client))
+                                .c_str());
+        for (std::size_t t = 0; t < threads.size(); ++t) {
+          MtaRun mta = bench_mta(o, bw, dns_mode, threads[t]);
+          double mta_rate = o.messages / mta.load.seconds;
+          row.mta[t].add(mta_rate, mta.cpu);
+          std::printf("%s\n",
+                      fmt::format("                      mailsim {:2} thread(s) {:6.0f} msg/s "
+                                  "(server CPU/msg {}, smtp-source {}; {} accepted, all pass)",
+                                  threads[t], mta_rate, per_msg(mta.cpu),
+                                  per_msg(mta.load.client), mta.accepted)
+                          .c_str());
+        }
+      }
+      rows.push_back(std::move(row));
     }
-    double ratio = best_mta / best_sink;
-    std::printf("%s\n", fmt::format("Postfix smtp-sink (no checks):  {:8.0f} messages/s  CPU/message {}",
-                                    best_sink, per_msg(sink_cpu))
-                            .c_str());
-    std::printf("%s\n", fmt::format("mailsim gmail (every check on): {:8.0f} messages/s  CPU/message {}",
-                                    best_mta, per_msg(mta_cpu))
-                            .c_str());
-    std::printf("ratio mailsim / smtp-sink:      %8.1f %%  (issue 4 target: >= 50 %%: %s)\n",
-                100 * ratio, ratio >= 0.5 ? "met" : "NOT met");
+    // The summary: per load, smtp-sink beside mailsim at each thread count. The target
+    // (issue 4: every check on at >= 50 % of smtp-sink's rate) is judged per load with the
+    // server at its best thread count — the knob an operator sets — and must hold at every
+    // load.
+    std::printf("\n%s\n", fmt::format("{:>8}  {:>26}  {}", "sessions", "Postfix smtp-sink (no checks)",
+                                      "mailsim gmail (every check on)")
+                              .c_str());
+    bool met = true;
+    for (const auto& row : rows) {
+      std::string cells;
+      double best_ratio = 0;
+      for (std::size_t t = 0; t < threads.size(); ++t) {
+        double ratio = row.mta[t].rate / row.sink.rate;
+        best_ratio = std::max(best_ratio, ratio);
+        cells += fmt::format("  {} thread(s): {:5.0f} msg/s = {:4.1f} %, CPU/msg {}", threads[t],
+                             row.mta[t].rate, 100 * ratio, per_msg(row.mta[t].cpu));
+      }
+      met = met && best_ratio >= 0.5;
+      std::printf("%s\n", fmt::format("{:>8}  {:5.0f} msg/s, CPU/msg {}{}", row.sessions,
+                                      row.sink.rate, per_msg(row.sink.cpu), cells)
+                              .c_str());
+    }
+    std::printf("issue 4 target (>= 50 %% of smtp-sink at every load, best thread count): %s\n",
+                met ? "met" : "NOT met");
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench/smtp: %s\n", e.what());
     rc = 1;
