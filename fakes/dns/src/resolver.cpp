@@ -31,19 +31,25 @@ std::vector<Record> Answer::of_type(RrType type) const {
 }
 
 std::string Answer::summary() const {
+  std::string out;
+  append_summary(out);
+  return out;
+}
+
+void Answer::append_summary(std::string& out) const {
   // The CNAME chain is shown even when the lookup failed after it: "CNAME a.example.org.,
   // NXDOMAIN" tells the reader where the chain broke.
-  std::string out;
+  const std::size_t start = out.size();
   for (const auto& r : records) {
-    if (!out.empty()) out += ", ";
-    out.append(world::to_string(r.type)).append(" ").append(r.rdata_presentation());
+    if (out.size() != start) out += ", ";
+    out.append(world::to_string(r.type)).append(" ");
+    r.append_rdata_presentation(out);
   }
   if (status != DnsStatus::ok) {
-    if (!out.empty()) out += ", ";
+    if (out.size() != start) out += ", ";
     out += to_string(status);
   }
   if (truncated_udp) out += " (TC over UDP, retried over TCP)";
-  return out;
 }
 
 namespace {
@@ -84,15 +90,15 @@ Answer resolve_in_world(const world::World& world, std::string_view name, RrType
         case world::DnsFaultKind::truncate: break;  // only means something over UDP
       }
     }
-    // One pass over the records answers what find(current, type) and find(current, CNAME)
-    // would in two, and tells whether the name owns any record (`current` is canonical
-    // already). Only a name owning none needs name_exists' second look, for records below.
+    // The world's index gives the records owned by `current` (canonical already) without
+    // a scan: the ones of the type, and the first CNAME. Only a name owning none needs the
+    // second lookup, for records below it.
     std::vector<Record> found;
     const Record* alias = nullptr;
-    bool exists = false;
-    for (const Record& r : world.records()) {
-      if (r.name != current) continue;
-      exists = true;
+    const auto& positions = world.record_positions(current);
+    bool exists = !positions.empty();
+    for (std::size_t i : positions) {
+      const Record& r = world.records()[i];
       if (r.type == type) found.push_back(r);
       else if (alias == nullptr && r.type == RrType::CNAME) alias = &r;
     }
@@ -106,7 +112,7 @@ Answer resolve_in_world(const world::World& world, std::string_view name, RrType
     // (except for a CNAME query, answered above).
     if (alias == nullptr) {
       // RFC 8020: a name with records below it (an empty non-terminal) exists: NODATA.
-      if (!exists) exists = world.name_exists(current);
+      if (!exists) exists = world.canonical_name_exists(current);
       answer.status = exists ? DnsStatus::nodata : DnsStatus::nxdomain;
       return answer;
     }

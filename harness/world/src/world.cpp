@@ -60,8 +60,8 @@ std::string_view to_string(HostRole role) {
 void World::add_zone(std::string_view apex) {
   std::string z = canonical_name(apex);
   if (!zones_.insert(z).second) return;
-  if (find(z, RrType::SOA).empty()) records_.push_back(make_soa(z));
-  if (find(z, RrType::NS).empty()) records_.push_back(make_ns(z, "ns.mailsim.test"));
+  if (find(z, RrType::SOA).empty()) push_record(make_soa(z));
+  if (find(z, RrType::NS).empty()) push_record(make_ns(z, "ns.mailsim.test"));
 }
 
 std::optional<std::string> World::zone_for(std::string_view name) const {
@@ -82,14 +82,51 @@ void World::add(Record record) {
         "{} {} is outside every zone of the world; add the zone first", record.name,
         to_string(record.type)));
   if (std::find(records_.begin(), records_.end(), record) == records_.end())
-    records_.push_back(std::move(record));
+    push_record(std::move(record));
+}
+
+void World::push_record(Record record) {
+  records_.push_back(std::move(record));
+  index_record(records_.size() - 1);
+}
+
+void World::index_record(std::size_t position) {
+  const std::string& name = records_[position].name;
+  by_name_[name].push_back(position);
+  // The name and every ancestor exist (RFC 8020: a name with records below it is an
+  // empty non-terminal, not NXDOMAIN); "" is the root, which contains every name.
+  std::string_view n = name;
+  while (true) {
+    if (!existing_names_.insert(std::string(n)).second) break;  // ancestors are in already
+    if (n.empty()) break;
+    std::size_t dot = n.find('.');
+    n = dot == std::string_view::npos ? std::string_view() : n.substr(dot + 1);
+  }
+}
+
+void World::rebuild_index() {
+  by_name_.clear();
+  existing_names_.clear();
+  for (std::size_t i = 0; i < records_.size(); ++i) index_record(i);
+}
+
+const std::vector<std::size_t>& World::record_positions(std::string_view canonical) const {
+  static const std::vector<std::size_t> kNone;
+  auto it = by_name_.find(canonical);
+  return it == by_name_.end() ? kNone : it->second;
+}
+
+bool World::canonical_name_exists(std::string_view canonical) const {
+  return existing_names_.find(canonical) != existing_names_.end();
 }
 
 std::size_t World::remove(std::string_view name, std::optional<RrType> type) {
   std::string n = canonical_name(name);
-  return std::erase_if(records_, [&](const Record& r) {
+  std::size_t removed = std::erase_if(records_, [&](const Record& r) {
     return r.name == n && (!type || r.type == *type);
   });
+  if (removed > 0) rebuild_index();  // positions after the removed records moved
+  return removed;
 }
 
 void World::replace(Record record) {
@@ -100,8 +137,8 @@ void World::replace(Record record) {
 std::vector<Record> World::find(std::string_view name, std::optional<RrType> type) const {
   return with_canonical(name, [&](std::string_view n) {
     std::vector<Record> out;
-    for (const auto& r : records_)
-      if ((!type || r.type == *type) && r.name == n) out.push_back(r);
+    for (std::size_t i : record_positions(n))
+      if (!type || records_[i].type == *type) out.push_back(records_[i]);
     return out;
   });
 }
@@ -121,10 +158,7 @@ std::vector<Record> World::find_txt(std::string_view name, std::string_view pref
 }
 
 bool World::name_exists(std::string_view name) const {
-  return with_canonical(name, [&](std::string_view n) {
-    return std::any_of(records_.begin(), records_.end(),
-                       [&](const Record& r) { return name_in_zone(r.name, n); });
-  });
+  return with_canonical(name, [&](std::string_view n) { return canonical_name_exists(n); });
 }
 
 void World::add_fault(DnsFault fault) {

@@ -2,11 +2,14 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "mailsim/world/record.hpp"
@@ -80,6 +83,13 @@ class World {
   std::vector<Record> find_txt(std::string_view name, std::string_view prefix) const;
   bool name_exists(std::string_view name) const;  // any record at or below name (RFC 8020)
   const std::vector<Record>& records() const { return records_; }
+  // The positions in records() of the records owned by exactly `name`, which must be
+  // canonical already (lowercase, no trailing dot), in insertion order; empty if none. A
+  // hash lookup instead of a scan over every record: the in-process resolver asks this
+  // for every query. The reference stays valid until the world is next changed.
+  const std::vector<std::size_t>& record_positions(std::string_view canonical) const;
+  // name_exists() for a name that is canonical already: one hash lookup.
+  bool canonical_name_exists(std::string_view canonical) const;
 
   // --- faults ------------------------------------------------------------
   void add_fault(DnsFault fault);
@@ -102,8 +112,24 @@ class World {
   bool operator==(const World&) const = default;
 
  private:
+  // Transparent hashing so that lookups by string_view make no std::string.
+  struct NameHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  using NameIndex =
+      std::unordered_map<std::string, std::vector<std::size_t>, NameHash, std::equal_to<>>;
+  using NameSet = std::unordered_set<std::string, NameHash, std::equal_to<>>;
+  void push_record(Record record);  // appends to records_ and indexes it
+  void index_record(std::size_t position);
+  void rebuild_index();
+
   std::set<std::string> zones_;
   std::vector<Record> records_;
+  // Derived from records_ alone (rebuilt by every change to it), so two worlds with equal
+  // records have equal indexes and operator== keeps its meaning.
+  NameIndex by_name_;      // owner name → positions in records_
+  NameSet existing_names_;  // every owner name and each of its ancestors (RFC 8020)
   std::vector<DnsFault> faults_;
   std::vector<Host> hosts_;
 };
