@@ -52,14 +52,20 @@ Result dns_status_to_result(dns::DnsStatus status) {
 dns::Answer TracingResolver::query(std::string_view name, dns::RrType type) {
   dns::Answer answer = inner_.query(name, type);
   ++queries_;
-  // "{type} {name} → {summary}", appended into one buffer (this runs for every query of
-  // every check).
+  // "{type} {name} → {summary}", built in one buffer with the summary appended straight
+  // into it (this runs for every query of every check). The reserve covers the usual
+  // answer so that the line is allocated once.
   const std::string_view type_name = world::to_string(type);
-  const std::string summary = answer.summary();
   constexpr std::string_view kArrow = " → ";
+  std::size_t expected = type_name.size() + 1 + name.size() + kArrow.size() + 16;
+  for (const auto& r : answer.records) {
+    expected += 10 + r.value.size();
+    for (const auto& s : r.strings) expected += s.size() + 3;
+  }
   std::string text;
-  text.reserve(type_name.size() + 1 + name.size() + kArrow.size() + summary.size());
-  text.append(type_name).append(" ").append(name).append(kArrow).append(summary);
+  text.reserve(expected);
+  text.append(type_name).append(" ").append(name).append(kArrow);
+  answer.append_summary(text);
   trace_.push_back(TraceStep{TraceStep::Kind::query, std::move(text)});
   return answer;
 }

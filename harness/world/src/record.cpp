@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <iterator>
 
 #include <fmt/core.h>
 
@@ -26,11 +27,10 @@ constexpr std::array kTypeNames{
 };
 
 
-// Presentation form of one character-string (RFC 1035 §5.1): quotes, with " and \ escaped
-// and non-printables as \DDD.
-std::string quote_txt(std::string_view s) {
-  std::string out;
-  out.reserve(s.size() + 2);
+// Appends the presentation form of one character-string (RFC 1035 §5.1): quotes, with "
+// and \ escaped and non-printables as \DDD.
+void append_quoted_txt(std::string& out, std::string_view s) {
+  out.reserve(out.size() + s.size() + 2);
   out += '"';
   // Runs of characters that need no escape are appended whole (a DKIM key record is
   // hundreds of them, and every traced TXT answer comes through here).
@@ -49,7 +49,6 @@ std::string quote_txt(std::string_view s) {
   }
   out.append(s.substr(run));
   out += '"';
-  return out;
 }
 
 }  // namespace
@@ -86,24 +85,38 @@ std::string Record::text() const {
 }
 
 std::string Record::rdata_presentation() const {
+  std::string out;
+  append_rdata_presentation(out);
+  return out;
+}
+
+void Record::append_rdata_presentation(std::string& out) const {
   switch (type) {
     case RrType::TXT:
     case RrType::SPF: {
-      std::string out;
-      for (const auto& s : strings) {
-        if (!out.empty()) out += ' ';
-        out += quote_txt(s);
+      if (strings.empty()) {
+        out += "\"\"";
+        return;
       }
-      return out.empty() ? "\"\"" : out;
+      bool first = true;
+      for (const auto& s : strings) {
+        if (!first) out += ' ';
+        first = false;
+        append_quoted_txt(out, s);
+      }
+      return;
     }
     case RrType::MX:
-      return fmt::format("{} {}.", preference, value);
+      fmt::format_to(std::back_inserter(out), "{} {}.", preference, value);
+      return;
     case RrType::CNAME:
     case RrType::NS:
     case RrType::PTR:
-      return value + ".";
+      out.append(value).append(".");
+      return;
     default:
-      return value;
+      out += value;
+      return;
   }
 }
 

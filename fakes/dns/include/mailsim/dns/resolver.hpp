@@ -46,6 +46,8 @@ struct Answer {
   std::vector<Record> of_type(RrType type) const;
   // "NXDOMAIN", "A 12.34.56.78", "TXT \"v=spf1 a mx -all\"" — one line for traces.
   std::string summary() const;
+  // Appends summary()'s text to `out` (tracers build their line in one buffer).
+  void append_summary(std::string& out) const;
 };
 
 class Resolver {

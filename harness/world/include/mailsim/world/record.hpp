@@ -52,6 +52,8 @@ struct Record {
   std::string text() const;
   // Zone-file presentation of the rdata (TXT strings quoted, MX "10 mx.example.com.").
   std::string rdata_presentation() const;
+  // Appends rdata_presentation()'s text to `out`.
+  void append_rdata_presentation(std::string& out) const;
   // "mx.nodeseek.com. 3600 IN A 12.34.56.78"
   std::string to_zone_line() const;
 
