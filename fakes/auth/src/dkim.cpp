@@ -30,8 +30,10 @@ extern "C" {
 #include <ctime>
 #include <map>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <fmt/format.h>
@@ -130,11 +132,21 @@ struct VerifyContext {
   std::map<std::string, KeyFetch> fetched;  // by "<selector>._domainkey.<domain>"
 };
 
+// "<selector>._domainkey.<domain>" in canonical form (world::canonical_name of it: no
+// trailing dot, A-Z lowered), built in one string.
 std::string key_name(DKIM_SIGINFO* sig) {
   const char* selector = reinterpret_cast<const char*>(dkim_sig_getselector(sig));
   const char* domain = reinterpret_cast<const char*>(dkim_sig_getdomain(sig));
-  return world::canonical_name(fmt::format("{}._domainkey.{}", selector ? selector : "",
-                                           domain ? domain : ""));
+  std::string_view s = selector ? selector : "";
+  std::string_view d = domain ? domain : "";
+  constexpr std::string_view kMiddle = "._domainkey.";
+  std::string name;
+  name.reserve(s.size() + kMiddle.size() + d.size());
+  name.append(s).append(kMiddle).append(d);
+  while (!name.empty() && name.back() == '.') name.pop_back();
+  for (char& c : name)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return name;
 }
 
 std::string b64encode(const unsigned char* data, std::size_t len) {
@@ -174,7 +186,9 @@ bool looks_like_pkcs1_rsa(const std::vector<unsigned char>& der) {
   return i < der.size() && der[i] == 0x02;
 }
 
-std::string pkcs1_to_spki(const std::string& record) {
+// The record with p= re-wrapped as SPKI when it holds a bare PKCS#1 key; nullopt (use the
+// record as it is) otherwise, so that the usual record is not copied.
+std::optional<std::string> pkcs1_to_spki(const std::string& record) {
   std::size_t p = std::string::npos;
   for (std::size_t i = 0; i + 1 < record.size(); ++i) {
     if (record[i] == 'p' && (i == 0 || record[i - 1] == ';' || record[i - 1] == ' ' ||
@@ -187,7 +201,7 @@ std::string pkcs1_to_spki(const std::string& record) {
       }
     }
   }
-  if (p == std::string::npos) return record;
+  if (p == std::string::npos) return std::nullopt;
   std::size_t end = record.find(';', p);
   if (end == std::string::npos) end = record.size();
   std::string_view value = std::string_view(record).substr(p, end - p);
@@ -202,22 +216,22 @@ std::string pkcs1_to_spki(const std::string& record) {
     if (head.size() == 16) break;
   }
   std::vector<unsigned char> head_der = b64decode(head);
-  if (head_der.empty() || !looks_like_pkcs1_rsa(head_der)) return record;
+  if (head_der.empty() || !looks_like_pkcs1_rsa(head_der)) return std::nullopt;
   std::vector<unsigned char> der = b64decode(value);
-  if (der.empty()) return record;
+  if (der.empty()) return std::nullopt;
   // Tell the two forms apart by their first DER element instead of parsing the key: a
   // trial d2i_PUBKEY costs ~270 µs with OpenSSL 3's decoders (measured; a quarter of a
   // whole verification), and libopendkim parses the key again anyway. SPKI is
   // SEQUENCE { SEQUENCE { algorithm … }, BIT STRING } (RFC 5280 §4.1); RSAPublicKey is
   // SEQUENCE { INTEGER n, INTEGER e } (RFC 8017 §A.1.1). Only the latter is re-wrapped.
-  if (!looks_like_pkcs1_rsa(der)) return record;
+  if (!looks_like_pkcs1_rsa(der)) return std::nullopt;
   const unsigned char* in = der.data();
   EVP_PKEY* rsa = d2i_PublicKey(EVP_PKEY_RSA, nullptr, &in, static_cast<long>(der.size()));
-  if (rsa == nullptr) return record;
+  if (rsa == nullptr) return std::nullopt;
   unsigned char* out = nullptr;
   int len = i2d_PUBKEY(rsa, &out);
   EVP_PKEY_free(rsa);
-  if (len <= 0) return record;
+  if (len <= 0) return std::nullopt;
   std::string wrapped = b64encode(out, static_cast<std::size_t>(len));
   OPENSSL_free(out);
   return record.substr(0, p) + wrapped + record.substr(end);
@@ -232,27 +246,36 @@ DKIM_CBSTAT key_lookup(DKIM* dkim, DKIM_SIGINFO* sig, u_char* buf, size_t buflen
   dns::Answer answer = ctx->resolver->query(name, world::RrType::TXT);
   KeyFetch& fetch = ctx->fetched[name];
   fetch.status = answer.status;
-  std::vector<world::Record> records = answer.of_type(world::RrType::TXT);
-  fetch.record_count = records.size();
+  // The TXT records of the answer, read in place (the CNAME chain, if any, comes first).
+  world::Record* first = nullptr;
+  std::size_t count = 0;
+  for (auto& r : answer.records) {
+    if (r.type != world::RrType::TXT) continue;
+    if (first == nullptr) first = &r;
+    ++count;
+  }
+  fetch.record_count = count;
   // RFC 6376 §6.1.2: a query that fails to respond → TEMPFAIL; a key record that does not
   // exist → PERMFAIL ("no key for signature").
   if (answer.temporary_error()) return DKIM_CBSTAT_TRYAGAIN;
-  if (!answer.ok() || records.empty()) {
+  if (!answer.ok() || first == nullptr) {
     if (answer.status == dns::DnsStatus::refused || answer.status == dns::DnsStatus::formerr)
       return DKIM_CBSTAT_ERROR;
     fetch.status = answer.ok() ? dns::DnsStatus::nodata : answer.status;
     return DKIM_CBSTAT_NOTFOUND;
   }
   // RFC 6376 §6.1.2: with several key records "the Verifier can choose one"; we take the
-  // first as served (the count is reported in the cause when verification fails).
-  fetch.strings = records.front().strings;
-  fetch.text = records.front().text();
-  std::string served = pkcs1_to_spki(fetch.text);
-  if (served != fetch.text)
+  // first as served (the count is reported in the cause when verification fails). The
+  // answer is ours, so its strings are moved, not copied.
+  fetch.text = first->text();
+  fetch.strings = std::move(first->strings);
+  std::optional<std::string> wrapped = pkcs1_to_spki(fetch.text);
+  if (wrapped)
     ctx->trace->push_back({TraceStep::Kind::step, fmt::format("key at {} is a bare PKCS#1 RSAPublicKey, not the "
                                     "SubjectPublicKeyInfo RFC 6376 §3.6.1 asks for; "
                                     "accepted as dkimpy and Stalwart do",
                                     name)});
+  const std::string& served = wrapped ? *wrapped : fetch.text;
   if (served.size() + 1 > buflen) return DKIM_CBSTAT_ERROR;
   std::memcpy(buf, served.c_str(), served.size() + 1);
   return DKIM_CBSTAT_CONTINUE;
@@ -387,25 +410,27 @@ bool is_base64_char(char c) {
          c == '+' || c == '/' || c == '=';
 }
 
-// The value of tag `p` in a key record, "" if absent.
-std::string key_tag(const std::string& text, std::string_view tag) {
+// The value of `tag` in a key record (everything after its "=" up to the next ";"), "" if
+// absent. A view into `text`: the key record is hundreds of characters and this runs for
+// every signature described.
+std::string_view key_tag(std::string_view text, std::string_view tag) {
   std::size_t pos = 0;
   while (pos <= text.size()) {
     std::size_t end = text.find(';', pos);
-    if (end == std::string::npos) end = text.size();
-    std::string part = text.substr(pos, end - pos);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view part = text.substr(pos, end - pos);
     std::size_t b = part.find_first_not_of(" \t\r\n");
-    if (b != std::string::npos) {
+    if (b != std::string_view::npos) {
       std::size_t eq = part.find('=', b);
-      if (eq != std::string::npos) {
-        std::string name = part.substr(b, eq - b);
-        while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.pop_back();
+      if (eq != std::string_view::npos) {
+        std::string_view name = part.substr(b, eq - b);
+        while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
         if (name == tag) return part.substr(eq + 1);
       }
     }
     pos = end + 1;
   }
-  return "";
+  return {};
 }
 
 // Explains why a published key could not be used, from what the lookup saw. The common
@@ -414,7 +439,7 @@ std::string key_tag(const std::string& text, std::string_view tag) {
 std::string explain_key_problem(const KeyFetch& fetch, const std::string& name,
                                 const char* lib_error) {
   std::string base = fmt::format("public key record at {} is truncated/unparsable", name);
-  std::string p = key_tag(fetch.text, "p");
+  std::string p(key_tag(fetch.text, "p"));
   bool cut_at_255 = std::any_of(fetch.strings.begin(), fetch.strings.end(),
                                 [](const std::string& s) { return s.size() == 255; }) &&
                     fetch.strings.size() == 1;
@@ -470,8 +495,7 @@ std::string time_problem(DKIM_SIGINFO* sig, std::optional<std::int64_t> now) {
 // The first character in p= that RFC 6376 §3.6.1's base64string does not allow (it allows
 // the base64 alphabet, "=" and folding white space), described; "" if p= is clean.
 std::string invalid_key_chars(const std::string& record) {
-  std::string p = key_tag(record, "p");
-  for (char c : p)
+  for (char c : key_tag(record, "p"))
     if (!is_base64_char(c) && c != ' ' && c != '\t' && c != '\r' && c != '\n')
       return std::string(1, c);
   return "";
@@ -509,7 +533,9 @@ DkimSignatureResult describe(DKIM* dkim, DKIM_SIGINFO* sig, const VerifyContext&
   const char* err_text = dkim_sig_geterrorstr(err);
   std::string name = key_name(sig);
   auto it = ctx.fetched.find(name);
-  std::string who = fmt::format("d={} s={}", r.domain, r.selector);
+  std::string who;
+  who.reserve(5 + r.domain.size() + r.selector.size());
+  who.append("d=").append(r.domain).append(" s=").append(r.selector);
   // libopendkim reports no size for ed25519 keys; they are always 256 bits (RFC 8032 §5.1.5).
   if (r.algorithm == "ed25519-sha256" && r.key_bits == 0 && it != ctx.fetched.end() &&
       !it->second.text.empty() && err != DKIM_SIGERROR_KEYDECODE)
@@ -650,15 +676,27 @@ DkimResult verify_dkim(const Message& message, dns::Resolver& resolver,
   }
   dkim_set_user_context(dkim.get(), &ctx);
   key_cache::Scope use_key_cache;  // libopendkim parses keys in dkim_eoh/dkim_eom
+  // dkim_header() and dkim_body() take u_char* but only read it: libopendkim copies each
+  // header field into its own storage (dkim.c, dkim_header) and canonicalises the body
+  // into its own buffers (dkim-canon.c), so the message's own text is handed over as it
+  // is, not copied first (verify_dkim_leaves_the_message_alone checks that it is unchanged).
+  std::string built;  // only for a header field made in code, with no raw text
   for (const auto& h : message.headers) {
-    std::string field = h.raw.empty() ? h.name + ": " + h.value : h.raw;
-    dkim_header(dkim.get(), reinterpret_cast<u_char*>(field.data()), field.size());
+    std::string_view field = h.raw;
+    if (field.empty()) {
+      built.clear();
+      built.append(h.name).append(": ").append(h.value);
+      field = built;
+    }
+    dkim_header(dkim.get(), const_cast<u_char*>(reinterpret_cast<const u_char*>(field.data())),
+                field.size());
   }
   status = dkim_eoh(dkim.get());
   if (status == DKIM_STAT_OK) {
-    std::string body = message.body;
+    const std::string& body = message.body;
     if (!body.empty())
-      dkim_body(dkim.get(), reinterpret_cast<u_char*>(body.data()), body.size());
+      dkim_body(dkim.get(), const_cast<u_char*>(reinterpret_cast<const u_char*>(body.data())),
+                body.size());
     status = dkim_eom(dkim.get(), nullptr);
   }
 

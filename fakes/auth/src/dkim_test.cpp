@@ -158,6 +158,51 @@ TEST(Dkim, UnsignedMessageIsNone) {
   EXPECT_EQ(verify_dkim(Message::parse(kMessage), *resolver).result, Result::none);
 }
 
+// verify_dkim hands the message's own header and body text to libopendkim (whose
+// dkim_header/dkim_body take u_char*) instead of copies: they must come back unchanged,
+// and a header made in code (no raw text) must still be fed as "name: value".
+TEST(Dkim, VerifyLeavesTheMessageAloneAndReadsFieldsWithoutRawText) {
+  Message m = signed_message(rsa2048());
+  // Relaxed canonicalisation rewrites white space and case in its own buffers; give it some.
+  std::string raw = m.raw;
+  raw.replace(raw.find("Subject: deliverability test"), 28, "SUBJECT:   deliverability \t test");
+  Message spaced = Message::parse(raw);
+  const Message before = spaced;
+  DkimResult r = verify_with(world::make_txt(kKeyName, rsa2048().public_txt), spaced);
+  EXPECT_EQ(r.result, Result::pass)
+      << "relaxed header canonicalisation (RFC 6376 §3.4.2) lowercases the name and folds "
+         "white space runs: "
+      << r.cause;
+  EXPECT_EQ(spaced.raw, before.raw);
+  EXPECT_EQ(spaced.body, before.body);
+  ASSERT_EQ(spaced.headers.size(), before.headers.size());
+  for (std::size_t i = 0; i < spaced.headers.size(); ++i) {
+    EXPECT_EQ(spaced.headers[i].raw, before.headers[i].raw) << i;
+    EXPECT_EQ(spaced.headers[i].value, before.headers[i].value) << i;
+  }
+
+  const Message good = signed_message(rsa2048());
+  const Message good_before = good;
+  DkimResult ok = verify_with(world::make_txt(kKeyName, rsa2048().public_txt), good);
+  EXPECT_EQ(ok.result, Result::pass) << ok.cause;
+  EXPECT_EQ(good.raw, good_before.raw);
+  EXPECT_EQ(good.body, good_before.body);
+
+  // Fields with no raw text (a message assembled in code) verify the same as parsed ones
+  // when the signed fields are written "Name: value" without folding. The DKIM-Signature
+  // itself is folded, so it keeps its raw text.
+  Message built = good;
+  for (auto& h : built.headers)
+    if (h.name != "DKIM-Signature") h.raw.clear();
+  DkimResult same = verify_with(world::make_txt(kKeyName, rsa2048().public_txt), built);
+  EXPECT_EQ(same.result, Result::pass) << same.cause;
+  // …and they are really read: a changed value without raw text breaks the signature.
+  for (auto& h : built.headers)
+    if (h.name == "Subject") h.value = "changed";
+  DkimResult changed = verify_with(world::make_txt(kKeyName, rsa2048().public_txt), built);
+  EXPECT_EQ(changed.result, Result::fail) << changed.cause;
+}
+
 TEST(Dkim, AlteredBodyFailsOnBodyHash) {
   Message m = signed_message(rsa2048());
   std::string raw = m.raw;
