@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
-#include <iterator>
+#include <string>
 
 #include <fmt/core.h>
 
@@ -107,7 +107,7 @@ void Record::append_rdata_presentation(std::string& out) const {
       return;
     }
     case RrType::MX:
-      fmt::format_to(std::back_inserter(out), "{} {}.", preference, value);
+      out.append(std::to_string(preference)).append(" ").append(value).append(".");
       return;
     case RrType::CNAME:
     case RrType::NS:
