@@ -490,11 +490,14 @@ std::size_t SmtpServer::sessions_accepted() const { return state_->accepted; }
 std::size_t SmtpServer::sessions_finished() const { return state_->finished; }
 
 ServerThread::ServerThread(ServerOptions options, HandlerFactory factory, int threads) {
-  // One io_context per thread, hint 1: a handler a session posts for itself stays on its
-  // thread's private queue, with no lock hand-off or wake-up of another thread.
+  // One io_context per thread. The hint says one thread runs it — a handler a session posts
+  // for itself stays on its thread's private queue, with no lock hand-off or wake-up — and
+  // that its sockets' I/O needs no locks: a socket, its timer and its listener are only ever
+  // touched by that thread (stop() and the listeners' close are posted to it; the scheduler
+  // and registrations still lock).
   std::vector<asio::io_context*> workers;
   for (int i = 0; i < std::max(1, threads); ++i) {
-    contexts_.push_back(std::make_unique<asio::io_context>(1));
+    contexts_.push_back(std::make_unique<asio::io_context>(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO));
     workers.push_back(contexts_.back().get());
     // A worker with no session yet must not return from run() at once.
     guards_.emplace_back(asio::make_work_guard(*contexts_.back()));
