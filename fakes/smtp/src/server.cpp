@@ -332,8 +332,9 @@ asio::awaitable<void> Session::run(std::shared_ptr<Session> self) {
   }
   finished_ = true;
   timer_.cancel();  // releases the timer's hold on this session
-  // No TLS close_notify wait: a peer that vanished must not hold the session open.
-  socket_.shutdown(tcp::socket::shutdown_both, ec);
+  // No TLS close_notify wait: a peer that vanished must not hold the session open. close()
+  // alone sends the FIN (no other descriptor shares the socket); a shutdown() first was one
+  // more syscall per connection for nothing.
   socket_.close(ec);
   {
     std::lock_guard lock(state_->mutex);
