@@ -44,11 +44,11 @@
 #include <thread>
 #include <vector>
 
+#include <fmt/format.h>
 #include <CLI/CLI.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <fmt/format.h>
 
 #include "mailsim/auth/dkim.hpp"
 #include "mailsim/dns/resolver.hpp"
@@ -245,12 +245,18 @@ struct Load {
 Load run_smtp_source(const LoadOptions& o, std::uint16_t port, const std::string& label) {
   // smtp-source -m counts messages across all sessions; -d keeps each connection open.
   std::vector<std::string> argv = {kSmtpSource,
-                                   "-s", std::to_string(o.sessions),
-                                   "-m", std::to_string(o.messages),
-                                   "-f", "admin@nodeseek.com",
-                                   "-t", "someone@gmail.com",
-                                   "-M", "mx.nodeseek.com",
-                                   "-F", o.message_file.string()};
+                                   "-s",
+                                   std::to_string(o.sessions),
+                                   "-m",
+                                   std::to_string(o.messages),
+                                   "-f",
+                                   "admin@nodeseek.com",
+                                   "-t",
+                                   "someone@gmail.com",
+                                   "-M",
+                                   "mx.nodeseek.com",
+                                   "-F",
+                                   o.message_file.string()};
   if (o.reuse) argv.push_back("-d");
   argv.push_back(fmt::format("127.0.0.1:{}", port));
   fs::path out = o.dir / ("smtp-source." + label + ".log");
@@ -304,8 +310,7 @@ MtaRun bench_mta(const LoadOptions& o, BenchWorld& bw, const std::string& dns_mo
     using mailsim::auth::Result;
     const auto& c = d.checks;
     bool all_pass = c.iprev && c.iprev->is(Result::pass) && c.spf && c.spf->is(Result::pass) &&
-                    c.dkim && c.dkim->is(Result::pass) && c.dmarc &&
-                    c.dmarc->is(Result::pass);
+                    c.dkim && c.dkim->is(Result::pass) && c.dmarc && c.dmarc->is(Result::pass);
     // smtp-source speaks no STARTTLS, so Gmail's "no TLS" rule files the message as spam;
     // that rule, and only it, may fire (the TLS check runs all the same).
     bool only_no_tls = d.rules.size() == 1 && d.rules[0].id == "gmail.no_tls";
@@ -327,8 +332,8 @@ MtaRun bench_mta(const LoadOptions& o, BenchWorld& bw, const std::string& dns_mo
   std::lock_guard lock(mu);
   if (!failure.empty()) throw std::runtime_error("a message did not pass every check: " + failure);
   if (run.accepted != static_cast<std::size_t>(o.messages))
-    throw std::runtime_error(fmt::format("{} of {} messages reached the gmail persona",
-                                         run.accepted, o.messages));
+    throw std::runtime_error(
+        fmt::format("{} of {} messages reached the gmail persona", run.accepted, o.messages));
   if (o.keep && kept.size() != run.accepted)
     throw std::runtime_error(fmt::format("{} Deliveries kept of {}", kept.size(), run.accepted));
   return run;
@@ -423,19 +428,20 @@ int main(int argc, char** argv) {
     o.message_file = o.dir / "message.eml";
     std::ofstream(o.message_file, std::ios::binary) << message;
 
-    std::printf("%s\n",
-                fmt::format("load: smtp-source, {} messages of {} bytes per run, {}; 127.0.0.1; "
-                            "{} round(s) per configuration, best of them kept",
-                            o.messages, message.size(),
-                            o.reuse ? "several messages per connection (-d)"
-                                    : "one connection per message",
-                            rounds)
-                    .c_str());
-    std::printf("mailsim: gmail persona, %s resolver, all checks on (iprev, DNSBL, HELO, SPF, "
-                "DKIM rsa-sha256 2048, DMARC, content); Deliveries %s; %d core(s)\n",
-                dns_mode == "wire" ? "FakeDnsServer + wire (UDP)" : "in-process world",
-                o.keep ? "kept in memory (as a run)" : "streamed to a callback (as mailsim receive)",
-                cores);
+    std::printf(
+        "%s\n",
+        fmt::format("load: smtp-source, {} messages of {} bytes per run, {}; 127.0.0.1; "
+                    "{} round(s) per configuration, best of them kept",
+                    o.messages, message.size(),
+                    o.reuse ? "several messages per connection (-d)" : "one connection per message",
+                    rounds)
+            .c_str());
+    std::printf(
+        "mailsim: gmail persona, %s resolver, all checks on (iprev, DNSBL, HELO, SPF, "
+        "DKIM rsa-sha256 2048, DMARC, content); Deliveries %s; %d core(s)\n",
+        dns_mode == "wire" ? "FakeDnsServer + wire (UDP)" : "in-process world",
+        o.keep ? "kept in memory (as a run)" : "streamed to a callback (as mailsim receive)",
+        cores);
     // Per message, in µs: "total (user + sys)".
     auto per_msg = [&](const Cpu& c) {
       return fmt::format("{:4.0f} µs ({:.0f} + {:.0f})", 1e6 * c.total() / o.messages,
@@ -455,11 +461,11 @@ int main(int argc, char** argv) {
         SinkRun sink = bench_sink(o);
         double sink_rate = o.messages / sink.load.seconds;
         row.sink.add(sink_rate, sink.cpu);
-        std::printf("%s\n", fmt::format("{:>3} sessions, round {}: smtp-sink          {:6.0f} msg/s "
-                                        "(server CPU/msg {}, smtp-source {})",
-                                        n, r + 1, sink_rate, per_msg(sink.cpu),
-                                        per_msg(sink.load.client))
-                                .c_str());
+        std::printf("%s\n",
+                    fmt::format("{:>3} sessions, round {}: smtp-sink          {:6.0f} msg/s "
+                                "(server CPU/msg {}, smtp-source {})",
+                                n, r + 1, sink_rate, per_msg(sink.cpu), per_msg(sink.load.client))
+                        .c_str());
         for (std::size_t t = 0; t < threads.size(); ++t) {
           MtaRun mta = bench_mta(o, bw, dns_mode, threads[t]);
           double mta_rate = o.messages / mta.load.seconds;
@@ -467,8 +473,8 @@ int main(int argc, char** argv) {
           std::printf("%s\n",
                       fmt::format("                      mailsim {:2} thread(s) {:6.0f} msg/s "
                                   "(server CPU/msg {}, smtp-source {}; {} accepted, all pass)",
-                                  threads[t], mta_rate, per_msg(mta.cpu),
-                                  per_msg(mta.load.client), mta.accepted)
+                                  threads[t], mta_rate, per_msg(mta.cpu), per_msg(mta.load.client),
+                                  mta.accepted)
                           .c_str());
         }
       }
@@ -478,9 +484,10 @@ int main(int argc, char** argv) {
     // (issue 4: every check on at >= 50 % of smtp-sink's rate) is judged per load with the
     // server at its best thread count — the knob an operator sets — and must hold at every
     // load.
-    std::printf("\n%s\n", fmt::format("{:>8}  {:>26}  {}", "sessions", "Postfix smtp-sink (no checks)",
-                                      "mailsim gmail (every check on)")
-                              .c_str());
+    std::printf("\n%s\n",
+                fmt::format("{:>8}  {:>26}  {}", "sessions", "Postfix smtp-sink (no checks)",
+                            "mailsim gmail (every check on)")
+                    .c_str());
     bool met = true;
     for (const auto& row : rows) {
       std::string cells;

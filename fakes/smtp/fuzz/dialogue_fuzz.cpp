@@ -115,9 +115,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   // The session ends one of the three ways a socket can end it.
   switch (flags >> 7 ? 0 : size % 3) {
-    case 0: check_replies(dialogue.timeout().reply); break;
-    case 1: check_replies(dialogue.shutdown().reply); break;
-    default: dialogue.peer_closed("fuzz input ended"); break;
+    case 0:
+      check_replies(dialogue.timeout().reply);
+      break;
+    case 1:
+      check_replies(dialogue.shutdown().reply);
+      break;
+    default:
+      dialogue.peer_closed("fuzz input ended");
+      break;
   }
   if (!dialogue.closed()) std::abort();
   return 0;

@@ -5,11 +5,12 @@
 #include <algorithm>
 #include <atomic>
 #include <map>
-#include <span>
 #include <mutex>
+#include <span>
 #include <stdexcept>
 #include <system_error>
 
+#include <fmt/format.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/dispatch.hpp>
@@ -20,7 +21,6 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <fmt/format.h>
 
 #include "mailsim/smtp/status_codes.hpp"
 #include "tls_info.hpp"
@@ -56,7 +56,7 @@ struct SmtpServer::State : std::enable_shared_from_this<SmtpServer::State> {
   ServerOptions options;
   HandlerFactory factory;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;  // acceptors[i] runs on workers[i]
-  std::mutex mutex;  // guards sessions and observer
+  std::mutex mutex;                                       // guards sessions and observer
   std::map<std::uint64_t, std::weak_ptr<Session>> sessions;
   SessionObserver observer;
   std::uint64_t next_id = 0;
@@ -257,8 +257,8 @@ asio::awaitable<void> Session::run(std::shared_ptr<Session> self) {
   // end is the listener's own (always a specific address, never a wildcard).
   info.peer = peer_;
   info.local = state_->bound;
-  info.client_ip = opts.client_address ? opts.client_address(info.peer)
-                                       : info.peer.address().to_string();
+  info.client_ip =
+      opts.client_address ? opts.client_address(info.peer) : info.peer.address().to_string();
   if (overloaded_) {
     // RFC 5321 §3.8: a server that cannot serve now says 421 and closes.
     const std::string bye = fmt::format("421 {} {} Too many connections, try again later\r\n",
@@ -305,7 +305,8 @@ asio::awaitable<void> Session::run(std::shared_ptr<Session> self) {
         out = dialogue.timeout();
         ec = {};
         // Best effort for the 421.
-        if (begin_write(out.reply, std::chrono::seconds(5), ec)) co_await async_write(out.reply, ec);
+        if (begin_write(out.reply, std::chrono::seconds(5), ec))
+          co_await async_write(out.reply, ec);
         break;
       }
       if (ec == asio::error::operation_aborted && stop_requested_) {
@@ -382,8 +383,7 @@ void SmtpServer::State::start_session(std::shared_ptr<State> self, tcp::socket s
     std::lock_guard lock(mutex);
     const bool overloaded = sessions.size() >= options.max_sessions;
     const std::uint64_t id = next_id++;
-    session =
-        std::make_shared<Session>(std::move(self), std::move(socket), peer, id, overloaded);
+    session = std::make_shared<Session>(std::move(self), std::move(socket), peer, id, overloaded);
     sessions[id] = session;
     if (!one_thread_per_worker) --starting;
   }
@@ -398,7 +398,8 @@ SmtpServer::SmtpServer(std::vector<asio::io_context*> workers, ServerOptions opt
                        HandlerFactory factory)
     : state_(std::make_shared<State>(
           [&] {
-            if (workers.empty() || std::find(workers.begin(), workers.end(), nullptr) != workers.end())
+            if (workers.empty() ||
+                std::find(workers.begin(), workers.end(), nullptr) != workers.end())
               throw std::invalid_argument("smtp server: no io_context to run sessions on");
             return std::move(workers);
           }(),
@@ -430,7 +431,8 @@ void SmtpServer::start() {
     if (!ec) probe.bind(endpoint, ec);
     if (!ec) endpoint = probe.local_endpoint(ec);
     if (ec)
-      throw std::system_error(ec, fmt::format("smtp server: cannot listen on {}:{}", o.address, o.port));
+      throw std::system_error(
+          ec, fmt::format("smtp server: cannot listen on {}:{}", o.address, o.port));
   }
   for (std::size_t i = 0; i < acceptors.size() && !ec; ++i) {
     tcp::acceptor& acc = *acceptors[i];
@@ -443,7 +445,8 @@ void SmtpServer::start() {
   }
   if (ec) {
     for (auto& acc : acceptors) acc->close();
-    throw std::system_error(ec, fmt::format("smtp server: cannot listen on {}:{}", o.address, o.port));
+    throw std::system_error(ec,
+                            fmt::format("smtp server: cannot listen on {}:{}", o.address, o.port));
   }
   state_->bound = endpoint;
   for (std::size_t i = 0; i < acceptors.size(); ++i)
@@ -503,7 +506,8 @@ ServerThread::ServerThread(ServerOptions options, HandlerFactory factory, int th
     // A worker with no session yet must not return from run() at once.
     guards_.emplace_back(asio::make_work_guard(*contexts_.back()));
   }
-  server_ = std::make_unique<SmtpServer>(std::move(workers), std::move(options), std::move(factory));
+  server_ =
+      std::make_unique<SmtpServer>(std::move(workers), std::move(options), std::move(factory));
   server_->start();
   for (auto& ctx : contexts_)
     threads_.emplace_back([c = ctx.get()] {
