@@ -366,6 +366,14 @@ TEST(Torture, TenThousandRecipientsLongLineBigDataSlowSender) {
   EXPECT_TRUE(send_mail(client_for(server.port()), sample()).accepted);
 }
 
+// The server's one session ended (within 5 s) and said why, containing `reason`.
+void expect_closed_once(ServerThread& server, Seen& seen, std::string_view reason) {
+  ASSERT_TRUE(wait_for([&] { return server.server().active_sessions() == 0; }, 5s));
+  std::lock_guard l(seen.mu);
+  ASSERT_EQ(seen.close_reasons.size(), 1u);
+  EXPECT_NE(seen.close_reasons[0].find(reason), std::string::npos) << seen.close_reasons[0];
+}
+
 // One deadline per session, moved forward before every step; its timer is re-armed only
 // when it fires early or a step needs a shorter deadline (server.cpp). These pin the three
 // ways that could go wrong: a timer that fires at the first deadline regardless, a shorter
@@ -416,11 +424,7 @@ TEST(Session, ShorterHandshakeDeadlineIsKept) {
   auto took = std::chrono::steady_clock::now() - t0;
   EXPECT_GE(took, 250ms);
   EXPECT_LT(took, 5s);
-  ASSERT_TRUE(wait_for([&] { return server.server().active_sessions() == 0; }));
-  std::lock_guard l(seen.mu);
-  ASSERT_EQ(seen.close_reasons.size(), 1u);
-  EXPECT_NE(seen.close_reasons[0].find("TLS handshake failed"), std::string::npos)
-      << seen.close_reasons[0];
+  expect_closed_once(server, seen, "TLS handshake failed");
 }
 
 TEST(Session, WriteToAClientThatNeverReadsTimesOut) {
@@ -441,12 +445,8 @@ TEST(Session, WriteToAClientThatNeverReadsTimesOut) {
     asio::write(raw.sock, asio::buffer(noops), ec);
     if (ec) break;
   }
-  ASSERT_TRUE(wait_for([&] { return server.server().active_sessions() == 0; }, 5s));
+  expect_closed_once(server, seen, "write failed");
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
-  std::lock_guard l(seen.mu);
-  ASSERT_EQ(seen.close_reasons.size(), 1u);
-  EXPECT_NE(seen.close_reasons[0].find("write failed"), std::string::npos)
-      << seen.close_reasons[0];
 }
 
 // With several threads a server listens once per thread on one port (SO_REUSEPORT), which
