@@ -1,6 +1,7 @@
 // Real sockets on 127.0.0.1 ephemeral ports: our client and server, swaks, Python smtplib.
 #include <atomic>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <thread>
@@ -576,7 +577,11 @@ TEST_P(PeerFixture, PythonSmtplib) {
   ServerOptions o = quick_options();
   o.tls = ca.server_context("mx.receiver.test");
   ServerThread server(o, factory_for(seen));
-  std::string ca_path = ::testing::TempDir() + "/mailsim_smtp_ca.pem";
+  // Named per process and parameter: ctest runs the plain and starttls cases at once, and a
+  // shared name let one case run the other's script against the other's server.
+  const std::string stem = fmt::format("{}/mailsim_smtplib_{}_{}", ::testing::TempDir(), getpid(),
+                                       tls ? "starttls" : "plain");
+  std::string ca_path = stem + "_ca.pem";
   std::ofstream(ca_path) << ca.ca_cert_pem();
   std::string script = fmt::format(R"PY(
 import smtplib, ssl
@@ -598,10 +603,12 @@ print("OK")
 )PY",
                                  fmt::arg("port", server.port()), fmt::arg("tls", tls ? "True" : "False"),
                                  fmt::arg("ca", ca_path));
-  std::string script_path = ::testing::TempDir() + "/mailsim_smtp_client.py";
+  std::string script_path = stem + "_client.py";
   std::ofstream(script_path) << script;
   int status = 0;
   std::string out = run_command("/usr/bin/python3 " + script_path, status);
+  std::filesystem::remove(script_path);
+  std::filesystem::remove(ca_path);
   ASSERT_EQ(status, 0) << out;
   EXPECT_NE(out.find("OK"), std::string::npos);
   ASSERT_TRUE(wait_for([&] { return server.server().sessions_finished() == 1; }));
