@@ -1,8 +1,9 @@
 // libFuzzer target: any bytes from a client into the socket-free ServerDialogue, cut into
 // reads at arbitrary points, with STARTTLS handshakes, small limits and a policy that
 // refuses, defers and closes. The dialogue must never crash, and whatever it receives:
-// - it writes only well-formed replies: "NNN-text" / "NNN text" lines ending in CRLF, one
-//   code per reply, 2xx–5xx (RFC 5321 §4.2), and nothing at all once closed;
+// - it writes only well-formed replies: "NNN-text" / "NNN text" lines ending in CRLF, at
+//   most 512 octets each (RFC 5321 §4.5.3.1.5), one code per reply, 2xx–5xx (RFC 5321
+//   §4.2), and nothing at all once closed;
 // - it holds bounded memory (its partial line and message never grow past the limits);
 // - a message it hands over has CRLF line ends only (a bare LF ends a content line and is
 //   stored as CRLF) and fits the size limit; a transaction never has more recipients than
@@ -61,6 +62,7 @@ void check_replies(std::string_view out) {
     std::size_t end = out.find("\r\n");
     if (end == std::string_view::npos || end < 3) std::abort();
     std::string_view line = out.substr(0, end);
+    if (end + 2 > 512) std::abort();  // RFC 5321 §4.5.3.1.5
     if (!is_digit(line[0]) || !is_digit(line[1]) || !is_digit(line[2])) std::abort();
     if (line[0] < '2' || line[0] > '5') std::abort();
     if (line.size() > 3 && line[3] != ' ' && line[3] != '-') std::abort();

@@ -16,6 +16,27 @@ constexpr std::size_t kKeptMessageCapacity = 64 * 1024;
 // Room reserved for a message at DATA: most mail fits, so the buffer is allocated once
 // instead of doubling its way up line by line (and copying itself each time).
 constexpr std::size_t kInitialMessageCapacity = 16 * 1024;
+// RFC 5321 §4.5.3.1.5: a reply line is at most 512 octets, code and CRLF included.
+constexpr std::size_t kMaxReplyLine = 512;
+// Client text echoed in a reply ("MAIL parameter X not recognized") is cut to this many
+// octets: enough to recognize, and a client does not get to fill our reply lines.
+constexpr std::size_t kMaxEcho = 64;
+
+// `s` shortened to at most `max` octets, "..." included, never inside a UTF-8 sequence.
+std::string shorten(std::string_view s, std::size_t max) {
+  if (s.size() <= max) return std::string(s);
+  std::size_t cut = max > 3 ? max - 3 : 0;
+  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
+  return std::string(s.substr(0, cut)) + "...";
+}
+
+// Client-supplied text as it may appear in a reply.
+std::string echo(std::string_view s) { return shorten(s, kMaxEcho + 3); }
+
+// The text room a reply line has: 512 octets less code, separator, enhanced code, CRLF.
+std::size_t text_room(const Reply& reply) {
+  return kMaxReplyLine - 4 - (reply.enhanced.empty() ? 0 : reply.enhanced.size() + 1) - 2;
+}
 
 std::string upper(std::string_view s) {
   std::string out(s);
@@ -145,8 +166,29 @@ ServerDialogue::ServerDialogue(SessionHandler& handler, DialogueOptions options)
 
 std::size_t ServerDialogue::buffered_bytes() const { return line_.capacity() + message_.capacity(); }
 
+bool ServerDialogue::needs_adjusting(const Reply& reply) const {
+  if (!options_.enhancedstatuscodes && !reply.enhanced.empty()) return true;
+  const std::size_t room = text_room(reply);
+  return std::any_of(reply.lines.begin(), reply.lines.end(),
+                     [room](const std::string& l) { return l.size() > room; });
+}
+
+Reply ServerDialogue::as_sent(const Reply& reply) const {
+  if (!needs_adjusting(reply)) return reply;
+  Reply r = reply;
+  // RFC 2034: a server without the extension sends no enhanced codes.
+  if (!options_.enhancedstatuscodes) r.enhanced.clear();
+  // A handler's text (a persona may quote the HELO name or an address) or our own: cut so
+  // every line keeps to RFC 5321 §4.5.3.1.5; a client that checks would drop the session.
+  const std::size_t room = text_room(r);
+  for (auto& line : r.lines)
+    if (line.size() > room) line = shorten(line, room);
+  return r;
+}
+
 void ServerDialogue::send(const Reply& reply, DialogueOutput& out) {
-  std::string wire = reply.wire();
+  // The usual reply needs no change and no copy.
+  std::string wire = needs_adjusting(reply) ? as_sent(reply).wire() : reply.wire();
   transcript_.add_wire(Speaker::server, wire);
   out.reply += wire;
 }
@@ -351,6 +393,7 @@ void ServerDialogue::end_of_data(DialogueOutput& out) {
                        fmt::format("a text line exceeded {} octets", options_.max_text_line));
   }
   if (message_too_big_ || (long_text_line_ && options_.reject_long_text_lines)) {
+    reply = as_sent(reply);  // the handler hears the reply the client gets
     handler_.on_data_refused(ctx_, reply);
   } else {
     if (long_text_line_)
@@ -488,7 +531,7 @@ void ServerDialogue::cmd_mail(std::string_view arg, DialogueOutput& out) {
       utf8 = true;
     } else {
       return error(make_reply(555, esc::kInvalidArguments,
-                              fmt::format("MAIL parameter {} not recognized", key)),
+                              fmt::format("MAIL parameter {} not recognized", echo(key))),
                    out);
     }
   }
@@ -523,7 +566,7 @@ void ServerDialogue::cmd_rcpt(std::string_view arg, DialogueOutput& out) {
   if (!parsed.params.empty())
     return error(make_reply(555, esc::kInvalidArguments,
                             fmt::format("RCPT parameter {} not recognized",
-                                        parsed.params.begin()->first)),
+                                        echo(parsed.params.begin()->first))),
                  out);
   const bool postmaster = upper(parsed.path) == "POSTMASTER";  // RFC 5321 §4.1.1.3
   if (parsed.path.empty() || (!postmaster && !plausible_mailbox(parsed.path)))

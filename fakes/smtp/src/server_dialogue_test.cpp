@@ -1,6 +1,10 @@
 #include "mailsim/smtp/server_dialogue.hpp"
 
+#include <regex>
+
 #include <gtest/gtest.h>
+
+#include <fmt/format.h>
 
 #include "mailsim/smtp/status_codes.hpp"
 
@@ -12,6 +16,7 @@ class RecordingHandler : public SessionHandler {
  public:
   std::vector<std::string> messages;
   std::vector<std::string> rcpts;
+  std::vector<Reply> refused;  // what on_data_refused heard
   std::string closed_reason;
   int tls_calls = 0;
   std::string reject_rcpt;  // this address gets 550 5.1.1
@@ -23,6 +28,9 @@ class RecordingHandler : public SessionHandler {
   Reply on_data_end(const SessionContext& ctx, std::string_view message) override {
     messages.emplace_back(message);
     return SessionHandler::on_data_end(ctx, message);
+  }
+  void on_data_refused(const SessionContext&, const Reply& reply) override {
+    refused.push_back(reply);
   }
   void on_tls(const SessionContext&) override { ++tls_calls; }
   void on_close(const SessionContext&, std::string_view reason) override {
@@ -262,6 +270,114 @@ TEST_F(Fixture, RequireTlsAndSmtpUtf8) {
   EXPECT_EQ(feed("MAIL FROM:<jöran@x.test>\r\n").substr(0, 10), "553 5.6.7 ");
   EXPECT_EQ(feed("MAIL FROM:<jöran@x.test> SMTPUTF8\r\n").substr(0, 4), "250 ");
   EXPECT_EQ(feed("RCPT TO:<ünï@y.test>\r\n").substr(0, 4), "250 ");
+}
+
+// A reply line that carries an RFC 3463 enhanced code after its reply code.
+bool has_enhanced_code(const std::string& line) {
+  static const std::regex kCode(R"(^\d{3}[ -][245]\.\d{1,3}\.\d{1,3}( |$))");
+  return std::regex_search(line, kCode);
+}
+
+std::vector<std::string> reply_lines(const std::string& wire) {
+  std::vector<std::string> out;
+  for (std::size_t pos = 0; pos < wire.size();) {
+    auto nl = wire.find("\r\n", pos);
+    out.push_back(wire.substr(pos, nl - pos));
+    pos = nl == std::string::npos ? wire.size() : nl + 2;
+  }
+  return out;
+}
+
+// RFC 2034: enhanced codes go with the extension. Off, no reply carries one — not ours, not
+// the handler's (550 5.1.1 below), not the dialogue's own refusals.
+TEST_F(Fixture, EnhancedStatusCodesOffMeansNoCodesAnywhere) {
+  options.enhancedstatuscodes = false;
+  options.max_message_size = 200;
+  handler.reject_rcpt = "nobody@y.test";
+  open();
+  std::string all = feed("EHLO c\r\n");
+  EXPECT_EQ(all.find("ENHANCEDSTATUSCODES"), std::string::npos);
+  std::string rest = feed(
+      "MAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\nRCPT TO:<nobody@y.test>\r\n"
+      "RCPT TO:<x y>\r\nDATA\r\nhi\r\n.\r\nVRFY b\r\nNOOP\r\nRSET\r\nFROB\r\nHELP\r\n"
+      "MAIL FROM:<a@x.test> SIZE=999\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\nDATA\r\n" +
+      std::string(300, 'z') + "\r\n.\r\nQUIT\r\n");
+  EXPECT_EQ(codes(rest), (std::vector<int>{250, 250, 550, 501, 354, 250, 252, 250, 250, 500, 214,
+                                           552, 250, 250, 354, 552, 221}));
+  all += rest;
+  for (const auto& line : reply_lines(all)) EXPECT_FALSE(has_enhanced_code(line)) << line;
+  EXPECT_NE(all.find("550 No such user\r\n"), std::string::npos) << all;
+  ASSERT_EQ(handler.refused.size(), 1u);
+  EXPECT_EQ(handler.refused[0].enhanced, "");  // the handler hears what was sent
+
+  // On (the default), the same replies carry them — after HELO too (RFC 2034 §4).
+  options.enhancedstatuscodes = true;
+  open();
+  std::string on = feed("HELO c\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<nobody@y.test>\r\nNOOP\r\n");
+  auto lines = reply_lines(on);
+  ASSERT_EQ(lines.size(), 4u);
+  EXPECT_FALSE(has_enhanced_code(lines[0]));  // the HELO reply has none (RFC 2034 §3)
+  for (std::size_t i = 1; i < lines.size(); ++i)
+    EXPECT_TRUE(has_enhanced_code(lines[i])) << lines[i];
+}
+
+// An echoing policy: every reply quotes what the client said.
+class EchoingHandler : public SessionHandler {
+ public:
+  Reply on_helo(const SessionContext&, std::string_view name, bool) override {
+    return make_reply(250, "", fmt::format("Hello {}", name));
+  }
+  Reply on_mail(const SessionContext&, std::string_view from, const EsmtpParams&) override {
+    return make_reply(250, esc::kSenderValid,
+                      fmt::format("<{}> sender OK\nsecond <{}>", from, from));
+  }
+  Reply on_rcpt(const SessionContext&, std::string_view to, const EsmtpParams&) override {
+    return make_reply(550, esc::kBadDestination, fmt::format("<{}>: no such user here", to));
+  }
+};
+
+// RFC 5321 §4.5.3.1.5: a reply line is at most 512 octets with its code and CRLF. Client
+// text the dialogue echoes is cut to 64 octets and "..."; anything else (a handler quoting
+// a 990-octet HELO name) is cut to fit.
+TEST(Dialogue, EveryReplyLineFitsFiveHundredTwelveOctets) {
+  EchoingHandler handler;
+  ServerDialogue d(handler);
+  std::string all = d.start("192.0.2.1").reply;
+  const std::string huge(900, 'K');
+  const std::string utf8 = [] {
+    std::string s = "x";                            // so that octet 64 is the middle of an "é"
+    for (int i = 0; i < 300; ++i) s += "\xc3\xa9";  // a cut must not split one
+    return s;
+  }();
+  const std::string hostile[] = {
+      "EHLO " + std::string(990, 'h'),
+      "MAIL FROM:<a@x.test> " + huge + "=1",
+      "MAIL FROM:<a@x.test> " + utf8,
+      "MAIL FROM:<" + std::string(970, 'f') + "@x.test>",
+      "RCPT TO:<b@y.test> " + huge,
+      "RCPT TO:<" + std::string(970, 'r') + "@y.test>",
+      "VRFY " + huge,
+      "NOOP " + huge,
+      huge,
+  };
+  std::string mail_param;
+  for (const auto& line : hostile) {
+    ASSERT_LE(line.size() + 2, 1000u);  // each a valid command line
+    std::string got = d.feed(line + "\r\n").reply;
+    EXPECT_FALSE(got.empty()) << line.substr(0, 20);
+    if (line.starts_with("MAIL FROM:<a@x.test> K")) mail_param = got;
+    all += got;
+  }
+  all += d.feed("RSET\r\nMAIL FROM:<a@x.test> " + utf8 + "\r\n").reply;
+  for (const auto& line : reply_lines(all)) {
+    EXPECT_LE(line.size() + 2, 512u) << line.substr(0, 40);
+    // UTF-8 cut on a character boundary: no lead byte without its continuation.
+    EXPECT_EQ(line.find("\xc3..."), std::string::npos) << line;
+  }
+  EXPECT_EQ(mail_param,
+            "555 5.5.4 MAIL parameter " + std::string(64, 'K') + "... not recognized\r\n");
+  EXPECT_NE(all.find("250-mx.mailsim.test Hello hhh"), std::string::npos);
+  EXPECT_NE(all.find("...\r\n"), std::string::npos);
 }
 
 class RefusingHandler : public SessionHandler {

@@ -99,7 +99,11 @@ struct DialogueOptions {
   bool pipelining = true;        // RFC 2920
   bool eightbitmime = true;      // RFC 6152
   bool smtputf8 = true;          // RFC 6531
-  bool enhancedstatuscodes = true;  // RFC 2034 (replies carry codes in either case)
+  // RFC 2034: advertised, and every reply (but the greeting, the EHLO/HELO reply and 3xx,
+  // §3) carries its enhanced code — after HELO too (§4: "regardless of whether or not EHLO
+  // is employed"). Off: neither the keyword nor any code is sent, as a server without the
+  // extension; the handler's replies lose theirs on the wire.
+  bool enhancedstatuscodes = true;
   bool starttls = false;         // RFC 3207: set by the session when it has a TLS context
   bool require_tls = false;      // MAIL before STARTTLS gets 530 5.7.0 (RFC 3207 §4)
   std::size_t max_transcript_lines = 20000;
@@ -163,6 +167,10 @@ class ServerDialogue {
   void append_message(std::string_view bytes);
   void end_of_data(DialogueOutput& out);
   void send(const Reply& reply, DialogueOutput& out);
+  // `reply` as it goes on the wire: without its enhanced code when the extension is off,
+  // each line cut to fit 512 octets (RFC 5321 §4.5.3.1.5).
+  Reply as_sent(const Reply& reply) const;
+  bool needs_adjusting(const Reply& reply) const;
   void error(const Reply& reply, DialogueOutput& out);
   void close_with(const Reply& reply, DialogueOutput& out, std::string_view reason);
   void reset_transaction();
