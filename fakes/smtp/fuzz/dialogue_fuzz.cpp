@@ -6,9 +6,10 @@
 //   §4.2), and nothing at all once closed;
 // - it holds bounded memory (its partial line and message never grow past the limits);
 // - a message it hands over has CRLF line ends only (a bare LF ends a content line and is
-//   stored as CRLF) and fits the size limit; a transaction never has more recipients than
-//   the limit (RFC 5321 §4.5.3.1). (A "." line may be content: "\r\n.\n" does not end the
-//   data, and the message is handed over unstuffed.)
+//   stored as CRLF) and fits the size limit, its header section (RFC 5322 §2.1) the header
+//   limit; a transaction never has more recipients than the limit (RFC 5321 §4.5.3.1).
+//   (A "." line may be content: "\r\n.\n" does not end the data, and the message is
+//   handed over unstuffed.)
 //
 // Input layout: byte 0 picks the options; the rest is the client's bytes, where 0xFF cuts
 // a read (so partial lines and pipelined batches straddle feed() calls).
@@ -46,6 +47,13 @@ class FuzzHandler : public SessionHandler {
  private:
   void check_message(const SessionContext& ctx, std::string_view m) const {
     if (m.size() > options_.max_message_size) std::abort();
+    // RFC 5322 §2.1: the header runs to the first empty line, or is all of the message.
+    std::size_t header = m.size();
+    if (m.starts_with("\r\n"))
+      header = 0;
+    else if (auto blank = m.find("\r\n\r\n"); blank != std::string_view::npos)
+      header = blank + 2;
+    if (header > options_.max_header_size) std::abort();
     if (ctx.rcpt_to.empty() || ctx.rcpt_to.size() > options_.max_recipients) std::abort();
     for (std::size_t i = 0; i < m.size(); ++i)
       if (m[i] == '\n' && (i == 0 || m[i - 1] != '\r')) std::abort();  // bare LF stored
@@ -86,6 +94,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   options.reject_long_text_lines = flags & 0x04;
   options.pipelining = !(flags & 0x08);
   options.max_message_size = (flags & 0x10) ? 300 : 4096;
+  options.max_header_size = (flags & 0x10) ? 4096 : 200;  // either limit can be the first hit
   options.max_recipients = (flags & 0x20) ? 2 : 100;
   options.max_command_line = (flags & 0x40) ? 64 : 1000;
   options.max_text_line = 80;

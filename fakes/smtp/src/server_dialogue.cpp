@@ -307,11 +307,14 @@ DialogueOutput ServerDialogue::feed(std::string_view bytes) {
 
 void ServerDialogue::append_message(std::string_view bytes) {
   message_bytes_ += bytes.size();
-  if (message_too_big_) return;
-  if (message_.size() + bytes.size() > options_.max_message_size) {
-    // RFC 1870 §6.3: refused at end of data with 552; stop keeping the bytes now so a
-    // huge DATA cannot grow memory past the limit.
-    message_too_big_ = true;
+  if (in_header_) header_bytes_ += bytes.size();
+  if (message_too_big_ || header_too_big_) return;  // already dropping: keep nothing
+  // RFC 1870 §6.3 (message) and DialogueOptions::max_header_size (header section): refused
+  // at end of data with 552; stop keeping the bytes now so a huge DATA or header cannot grow
+  // memory past the limit. message_bytes_ equals message_.size() until then.
+  message_too_big_ = message_bytes_ > options_.max_message_size;
+  header_too_big_ = header_bytes_ > options_.max_header_size;
+  if (message_too_big_ || header_too_big_) {
     message_.clear();
     message_.shrink_to_fit();
     return;
@@ -366,6 +369,8 @@ void ServerDialogue::data_line(std::string_view line, bool crlf, DialogueOutput&
   if (!data_line_flushed_ && (line == "." || line.starts_with(".\r")) && !crlf)
     transcript_.add(Speaker::note, "bare-LF \".\" line in DATA kept as content (not end of data)");
   const std::size_t total = data_line_len_ + line.size() + (crlf ? 2 : 1);
+  // RFC 5322 §2.1: the first empty line ends the header section (it belongs to neither).
+  if (in_header_ && !data_line_flushed_ && line.empty()) in_header_ = false;
   std::string_view content = line;
   // Transparency (RFC 5321 §4.5.2): a leading "." with more on the line is removed.
   if (!data_line_flushed_ && content.size() > 1 && content.front() == '.') content.remove_prefix(1);
@@ -387,12 +392,17 @@ void ServerDialogue::end_of_data(DialogueOutput& out) {
   if (message_too_big_) {
     reply = make_reply(552, esc::kMessageTooBig, "Message size exceeds fixed maximum message size",
                        fmt::format("{} bytes > limit {}", message_bytes_, options_.max_message_size));
+  } else if (header_too_big_) {
+    // RFC 3463 X.3.4 "message too big for system", as for the size limit.
+    reply = make_reply(
+        552, esc::kMessageTooBig, "Message header size exceeds limit",
+        fmt::format("header section {} bytes > limit {}", header_bytes_, options_.max_header_size));
   } else if (long_text_line_ && options_.reject_long_text_lines) {
     // RFC 5321 §4.5.3.1.10: "500 Line too long".
     reply = make_reply(500, esc::kSyntaxError, "Line too long",
                        fmt::format("a text line exceeded {} octets", options_.max_text_line));
   }
-  if (message_too_big_ || (long_text_line_ && options_.reject_long_text_lines)) {
+  if (message_too_big_ || header_too_big_ || (long_text_line_ && options_.reject_long_text_lines)) {
     reply = as_sent(reply);  // the handler hears the reply the client gets
     handler_.on_data_refused(ctx_, reply);
   } else {
@@ -407,6 +417,9 @@ void ServerDialogue::end_of_data(DialogueOutput& out) {
   // large one so an idle session holds little.
   if (message_.capacity() > kKeptMessageCapacity) message_.shrink_to_fit();
   message_too_big_ = false;
+  header_too_big_ = false;
+  in_header_ = true;
+  header_bytes_ = 0;
   long_text_line_ = false;
   message_bytes_ = 0;
   // RFC 5321 §4.1.1.4: end of data clears the transaction whatever the reply.
@@ -606,6 +619,9 @@ void ServerDialogue::cmd_data(std::string_view arg, DialogueOutput& out) {
   message_.clear();
   message_.reserve(std::min(options_.max_message_size, kInitialMessageCapacity));
   message_too_big_ = false;
+  header_too_big_ = false;
+  in_header_ = true;
+  header_bytes_ = 0;
   long_text_line_ = false;
   message_bytes_ = 0;
   prev_line_crlf_ = true;

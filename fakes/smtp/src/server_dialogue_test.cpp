@@ -163,6 +163,59 @@ TEST_F(Fixture, SizeLimitsDeclaredAndActual) {
   EXPECT_EQ(feed("MAIL FROM:<a@x.test>\r\n").substr(0, 4), "250 ");
 }
 
+// RFC 5322 §2.1: the header section runs to the first empty line. Past max_header_size no
+// header byte is kept, the data is read to its end, and the "." gets 552 5.3.4.
+TEST_F(Fixture, HeaderSizeLimit) {
+  options.max_header_size = 1000;
+  open();
+  auto transaction = [&] { feed("MAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\nDATA\r\n"); };
+  feed("EHLO c\r\n");
+  // 10 header lines of 100 octets = exactly the limit, then a body 50 times as big: accepted.
+  std::string header;
+  for (int i = 0; i < 10; ++i)
+    header += "X-H" + std::to_string(i) + ": " + std::string(92, 'h') + "\r\n";
+  ASSERT_EQ(header.size(), 1000u);
+  std::string body;
+  for (int i = 0; i < 500; ++i) body += std::string(98, 'b') + "\r\n";
+  transaction();
+  EXPECT_EQ(feed(header + "\r\n" + body + ".\r\n").substr(0, 4), "250 ");
+  ASSERT_EQ(handler.messages.size(), 1u);
+  EXPECT_EQ(handler.messages[0], header + "\r\n" + body);
+
+  // One octet more: refused, and the header bytes are not kept while the data runs on.
+  transaction();
+  EXPECT_EQ(feed(header), "");
+  for (int i = 0; i < 200; ++i) {
+    EXPECT_EQ(feed("X-More: " + std::string(90, 'm') + "\r\n"), "");
+    EXPECT_LE(dialogue->buffered_bytes(), 16u * 1024 + 2 * options.max_text_line);
+  }
+  EXPECT_EQ(feed("\r\nbody\r\n"), "");
+  std::string got = feed(".\r\n");
+  EXPECT_EQ(got, "552 5.3.4 Message header size exceeds limit\r\n");
+  EXPECT_EQ(handler.messages.size(), 1u);  // not handed over
+  ASSERT_EQ(handler.refused.size(), 1u);
+  EXPECT_EQ(handler.refused[0].code, 552);
+  EXPECT_EQ(handler.refused[0].enhanced, "5.3.4");
+  EXPECT_NE(handler.refused[0].cause.find("header section"), std::string::npos);
+  EXPECT_EQ(dialogue->state(), DialogueState::ready);  // the session goes on
+
+  // A single over-long header line counts as well (long lines are otherwise accepted).
+  transaction();
+  EXPECT_EQ(feed("Subject: " + std::string(3000, 's')), "");
+  EXPECT_EQ(feed("\r\n\r\nbody\r\n.\r\n").substr(0, 10), "552 5.3.4 ");
+  EXPECT_EQ(handler.refused.size(), 2u);
+
+  // No empty line at all: the whole message is header (RFC 5322 §2.1).
+  transaction();
+  EXPECT_EQ(feed(body + ".\r\n").substr(0, 10), "552 5.3.4 ");
+  EXPECT_EQ(handler.refused.size(), 3u);
+
+  // The next message starts counting afresh, and a bare-LF empty line ends the header too.
+  transaction();
+  EXPECT_EQ(feed("Subject: ok\n\n" + body + ".\r\n").substr(0, 4), "250 ");
+  EXPECT_EQ(handler.messages.size(), 2u);
+}
+
 TEST_F(Fixture, RecipientCap) {
   options.max_recipients = 100;
   open();

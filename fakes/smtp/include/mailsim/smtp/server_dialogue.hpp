@@ -65,8 +65,9 @@ class SessionHandler {
   // The whole message, dot-stuffing removed, CRLF line endings, terminator excluded.
   virtual Reply on_data_end(const SessionContext& ctx, std::string_view message);
   // The dialogue itself refused the message at end of data — 552 past the size limit
-  // (RFC 1870 §6.3) or 500 for an over-long text line when those are refused — so
-  // on_data_end is not called; this is, with the reply sent. Default: nothing.
+  // (RFC 1870 §6.3) or the header size limit, or 500 for an over-long text line when those
+  // are refused — so on_data_end is not called; this is, with the reply sent. Default:
+  // nothing.
   virtual void on_data_refused(const SessionContext& ctx, const Reply& reply);
   // After a completed STARTTLS handshake (ctx.tls is filled).
   virtual void on_tls(const SessionContext& ctx);
@@ -91,6 +92,14 @@ struct DialogueOptions {
   // RFC 1870: advertised as SIZE; MAIL SIZE= above gets 552 5.3.4, and so does a message
   // that grows past it (its bytes are dropped as they come, so memory stays bounded).
   std::size_t max_message_size = 10 * 1024 * 1024;
+  // The header section (RFC 5322 §2.1: the lines before the first empty line, or the whole
+  // message when there is none), in octets as stored. 102400 is Postfix's
+  // header_size_limit default: no real header comes near it, and DKIM, DMARC and
+  // Authentication-Results parsing downstream all walk the header. Past it no more header
+  // bytes are kept (memory stays bounded), the rest of the data is read and dropped, and
+  // end of data gets 552 5.3.4 through on_data_refused. Postfix discards what lies past its
+  // limit and delivers the rest; we refuse instead, so a message is never altered silently.
+  std::size_t max_header_size = 102400;
   // RFC 5321 §4.5.3.1.8: at least 100 must be accepted; beyond, 452 4.5.3.
   std::size_t max_recipients = 100;
   // Errors (5xx for syntax/sequence/unknown) before 421 4.7.0 and close.
@@ -190,6 +199,9 @@ class ServerDialogue {
   bool discarding_line_ = false;  // a command line past the limit, skipping to its LF
   std::string message_;         // DATA so far (unstuffed, CRLF)
   bool message_too_big_ = false;
+  bool header_too_big_ = false;
+  bool in_header_ = true;         // no empty line seen yet in this message
+  std::size_t header_bytes_ = 0;  // header section so far, counted even when dropped
   bool long_text_line_ = false;
   bool prev_line_crlf_ = true;  // the line before ended in CRLF (for "\r\n.\r\n")
   bool data_line_flushed_ = false;  // the head of the current (long) DATA line is stored
