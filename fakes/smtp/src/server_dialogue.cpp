@@ -112,6 +112,14 @@ PathArg parse_path_arg(std::string_view arg, std::string_view keyword) {
   return out;
 }
 
+// The verbs the dialogue answers other than with "500 Command unrecognized".
+bool known_command(std::string_view verb) {
+  for (std::string_view v : {"EHLO", "HELO", "MAIL", "RCPT", "DATA", "RSET", "NOOP", "QUIT", "VRFY",
+                             "HELP", "STARTTLS", "EXPN", "AUTH", "BDAT", "ETRN", "TURN"})
+    if (verb == v) return true;
+  return false;
+}
+
 // A Mailbox (RFC 5321 §4.1.2): Local-part "@" domain, no spaces or controls. Loose on
 // purpose: the receiver's policy, not the parser, judges odd-but-legal addresses.
 bool plausible_mailbox(std::string_view addr) {
@@ -447,7 +455,20 @@ void ServerDialogue::command(std::string_view verb, std::string_view arg, Dialog
     return;
   }
   if (verb == "NOOP") return send(make_reply(250, esc::kOk, "OK"), out);
+  // RFC 3207 §4: with TLS required, a command other than NOOP, EHLO, STARTTLS or QUIT gets
+  // 530 before TLS. HELO is let through too, as Postfix does (postscreen's command table
+  // marks HELO "pre-TLS", like EHLO): a HELO client cannot reach STARTTLS, but answering its
+  // greeting puts the 530 at MAIL, where senders log the refusal and its reason. HELP gets the 530,
+  // as the RFC says: nothing needs it to reach STARTTLS. Unknown words keep their 500 (they
+  // are no command to refuse). Each 530 counts as an error, so a client that never starts
+  // TLS is let go after max_errors.
+  const bool tls_gate = options_.require_tls && !ctx_.tls.used && verb != "EHLO" &&
+                        verb != "HELO" && verb != "STARTTLS" && known_command(verb);
+  auto must_starttls = [&] {
+    error(make_reply(530, esc::kSecurityOther, "Must issue a STARTTLS command first"), out);
+  };
   if (verb == "HELP") {
+    if (tls_gate) return must_starttls();
     return send(make_reply(214, esc::kOk,
                            "Commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP STARTTLS"),
                 out);
@@ -456,6 +477,7 @@ void ServerDialogue::command(std::string_view verb, std::string_view arg, Dialog
     // RFC 5321 §3.1: after a 554 greeting, everything but QUIT gets 503.
     return error(make_reply(503, esc::kInvalidCommand, "Service refused; please QUIT"), out);
   }
+  if (tls_gate) return must_starttls();
   if (verb == "EHLO" || verb == "HELO") return cmd_helo(arg, verb == "EHLO", out);
   if (verb == "MAIL") return cmd_mail(arg, out);
   if (verb == "RCPT") return cmd_rcpt(arg, out);
@@ -514,8 +536,6 @@ void ServerDialogue::cmd_mail(std::string_view arg, DialogueOutput& out) {
     return error(make_reply(503, esc::kInvalidCommand, "Send EHLO/HELO first"), out);
   if (state_ == DialogueState::mail || state_ == DialogueState::rcpt)
     return error(make_reply(503, esc::kInvalidCommand, "Nested MAIL command"), out);
-  if (options_.require_tls && !ctx_.tls.used)
-    return send(make_reply(530, esc::kSecurityOther, "Must issue a STARTTLS command first"), out);
   PathArg parsed = parse_path_arg(arg, "FROM:");
   if (!parsed.ok)
     return error(make_reply(501, esc::kInvalidArguments, "Syntax: MAIL FROM:<address>"), out);

@@ -312,6 +312,40 @@ TEST_F(Fixture, StartTlsResetsAndDiscardsPipelinedInput) {
   EXPECT_NE(dialogue->transcript().str().find("discarded"), std::string::npos);
 }
 
+// RFC 3207 §4: with TLS required, only NOOP, EHLO, STARTTLS and QUIT are served before TLS
+// (and HELO, as Postfix does; see ServerDialogue::command).
+TEST_F(Fixture, RequireTlsRefusesEveryOtherCommandBeforeTls) {
+  options.require_tls = true;
+  options.starttls = true;
+  options.max_errors = 100;
+  open();
+  const std::string kMust = "530 5.7.0 Must issue a STARTTLS command first\r\n";
+  EXPECT_EQ(feed("MAIL FROM:<a@x.test>\r\n"), kMust);  // even before EHLO
+  EXPECT_EQ(codes(feed("HELO c\r\n")), std::vector<int>{250});
+  EXPECT_EQ(codes(feed("EHLO c\r\n")), std::vector<int>{250});
+  EXPECT_EQ(codes(feed("NOOP\r\n")), std::vector<int>{250});
+  for (const char* command : {"MAIL FROM:<a@x.test>", "RCPT TO:<b@y.test>", "DATA", "RSET",
+                              "VRFY bob", "HELP", "EXPN list", "AUTH PLAIN AGEAYg==",
+                              "BDAT 10 LAST", "ETRN x.test", "TURN", "mail from:<a@x.test>"})
+    EXPECT_EQ(feed(std::string(command) + "\r\n"), kMust) << command;
+  EXPECT_EQ(dialogue->state(), DialogueState::ready);
+  EXPECT_TRUE(handler.rcpts.empty());
+  EXPECT_EQ(feed("FROB\r\n").substr(0, 10), "500 5.5.2 ");  // not a command: no 530
+  auto out = dialogue->feed("STARTTLS\r\n");
+  EXPECT_TRUE(out.start_tls);
+  dialogue->tls_started({true, "TLSv1.3", "X", "", false});
+  feed("EHLO c\r\n");
+  EXPECT_EQ(codes(feed("HELP\r\nRSET\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\n")),
+            (std::vector<int>{214, 250, 250, 250}));
+
+  // A client that never starts TLS is let go after max_errors 530s.
+  options.max_errors = 3;
+  open();
+  auto last = dialogue->feed("EHLO c\r\nMAIL FROM:<a@x.test>\r\nRSET\r\nHELP\r\n");
+  EXPECT_EQ(codes(last.reply), (std::vector<int>{250, 530, 530, 530, 421}));
+  EXPECT_TRUE(last.close);
+}
+
 TEST_F(Fixture, RequireTlsAndSmtpUtf8) {
   options.require_tls = true;
   options.starttls = true;

@@ -114,7 +114,9 @@ struct DialogueOptions {
   // extension; the handler's replies lose theirs on the wire.
   bool enhancedstatuscodes = true;
   bool starttls = false;         // RFC 3207: set by the session when it has a TLS context
-  bool require_tls = false;      // MAIL before STARTTLS gets 530 5.7.0 (RFC 3207 §4)
+  // RFC 3207 §4: before TLS, every command but NOOP, EHLO, HELO, STARTTLS and QUIT gets
+  // 530 5.7.0 "Must issue a STARTTLS command first" (see ServerDialogue::command for HELO).
+  bool require_tls = false;
   std::size_t max_transcript_lines = 20000;
 };
 
