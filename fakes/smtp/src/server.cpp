@@ -112,8 +112,8 @@ class ReadBuffer {
 // One connection: owns its socket and dialogue, runs on one executor (a strand, or an
 // io_context that one thread runs), only moves bytes.
 //
-// Timeouts: one deadline per session, moved forward before every read, write and handshake,
-// and one timer that is only re-armed when it fires early (the deadline moved on meanwhile) or
+// Timeouts: one deadline per session, set before every read, write and handshake, and one
+// timer that is only re-armed when it fires early (the deadline moved on meanwhile) or
 // when a step needs a shorter deadline than the one armed. Arming a timer for each step and
 // cancelling it after cost a timer-queue update and a cancelled completion per SMTP command —
 // most of a session's syscalls beyond its reads and writes. Expiry cancels the pending
@@ -161,7 +161,8 @@ class Session : public std::enable_shared_from_this<Session> {
     return tls_ ? asio::async_write(*tls_, asio::buffer(bytes), token)
                 : asio::async_write(socket_, asio::buffer(bytes), token);
   }
-  void set_deadline(std::chrono::milliseconds within);
+  void set_deadline(std::chrono::milliseconds within) { set_deadline_at(Clock::now() + within); }
+  void set_deadline_at(Clock::time_point at);
   void arm_timer(Clock::time_point at);
   void on_timer();
   // A step that failed because the deadline passed reports a timeout, not the cancellation.
@@ -175,6 +176,9 @@ class Session : public std::enable_shared_from_this<Session> {
   std::unique_ptr<asio::ssl::stream<tcp::socket&>> tls_;
   asio::steady_timer timer_;
   Clock::time_point deadline_ = Clock::time_point::max();
+  // What begin_read waits until: command_timeout after the dialogue last made progress (see
+  // run()), not after the last read.
+  Clock::time_point read_deadline_ = Clock::time_point::max();
   Clock::time_point timer_at_ = Clock::time_point::max();  // when the armed timer fires
   bool timer_armed_ = false;
   bool timed_out_ = false;
@@ -184,8 +188,8 @@ class Session : public std::enable_shared_from_this<Session> {
   bool stop_requested_ = false;
 };
 
-void Session::set_deadline(std::chrono::milliseconds within) {
-  deadline_ = Clock::now() + within;
+void Session::set_deadline_at(Clock::time_point at) {
+  deadline_ = at;
   timed_out_ = false;
   // A later deadline needs nothing: the armed timer will find it moved and wait again.
   if (!timer_armed_ || deadline_ < timer_at_) arm_timer(deadline_);
@@ -223,7 +227,7 @@ bool Session::begin_read(error_code& ec) {
     ec = asio::error::operation_aborted;
     return false;
   }
-  set_deadline(state_->options.command_timeout);
+  set_deadline_at(read_deadline_);
   return true;
 }
 
@@ -272,6 +276,15 @@ asio::awaitable<void> Session::run(std::shared_ptr<Session> self) {
     ServerDialogue dialogue(*handler, dopts);
     DialogueOutput out = dialogue.start(info.client_ip);
     ReadBuffer buf(std::max<std::size_t>(opts.read_chunk, 512));
+    // The read deadline moves forward only when the dialogue makes progress: a complete
+    // command line, a complete message line, or a read of kProgressBytes or more in DATA (so
+    // one huge line still counts). Moving it on every read let a client that sends a byte
+    // every few seconds hold a session for ever; now a command or a message line must be
+    // complete within command_timeout — Postfix's smtpd_per_record_deadline, and the
+    // per-command timeouts of RFC 5321 §4.5.3.2 (a DATA block, §4.5.3.2.5, is a line or a
+    // read here). A write only follows progress, and a handshake is progress.
+    constexpr std::size_t kProgressBytes = 512;
+    bool progress = true;  // the greeting: the first command gets the whole timeout
     for (;;) {
       if (state_->stopping) stop_requested_ = true;
       if (stop_requested_ && !dialogue.closed()) {
@@ -296,7 +309,9 @@ asio::awaitable<void> Session::run(std::shared_ptr<Session> self) {
           break;
         }
         dialogue.tls_started(detail::tls_info_of(tls_->native_handle()));
+        progress = true;
       }
+      if (progress) read_deadline_ = Clock::now() + opts.command_timeout;
       std::size_t n = 0;
       if (begin_read(ec)) n = co_await async_read(buf.span(), ec);
       map_timeout(ec);
@@ -319,7 +334,10 @@ asio::awaitable<void> Session::run(std::shared_ptr<Session> self) {
                                                     : fmt::format("read failed: {}", ec.message()));
         break;
       }
+      const bool was_in_data = dialogue.state() == DialogueState::data;
       out = dialogue.feed(std::string_view(buf.span().data(), n));
+      progress = out.lines > 0 ||
+                 (n >= kProgressBytes && (was_in_data || dialogue.state() == DialogueState::data));
     }
     SessionObserver observer;
     {

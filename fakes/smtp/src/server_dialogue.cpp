@@ -268,6 +268,7 @@ DialogueOutput ServerDialogue::feed(std::string_view bytes) {
     if (discarding_line_) {
       if (nl == std::string_view::npos) break;
       bytes.remove_prefix(nl + 1);
+      ++out.lines;
       discarding_line_ = false;
       transcript_.add(Speaker::client, "(line over the command line limit)");
       error(make_reply(500, esc::kSyntaxError, "Line too long"), out);
@@ -291,12 +292,14 @@ DialogueOutput ServerDialogue::feed(std::string_view bytes) {
       line_.clear();
       line_.shrink_to_fit();
       bytes.remove_prefix(nl + 1);
+      ++out.lines;
       transcript_.add(Speaker::client, "(line over the command line limit)");
       error(make_reply(500, esc::kSyntaxError, "Line too long"), out);
       continue;
     }
     line_.append(chunk);
     bytes.remove_prefix(nl + 1);
+    ++out.lines;
     std::string line = std::move(line_);
     line_.clear();
     if (!line.empty() && line.back() == '\r') line.pop_back();
@@ -359,6 +362,7 @@ void ServerDialogue::data_bytes(std::string_view& bytes, DialogueOutput& out) {
     line = line_;
   }
   bytes.remove_prefix(nl + 1);
+  ++out.lines;
   const bool crlf = !line.empty() && line.back() == '\r';
   if (crlf) line.remove_suffix(1);
   data_line(line, crlf, out);

@@ -404,6 +404,75 @@ TEST(Session, DeadlineMovesForwardWithEachCommand) {
   EXPECT_LT(idle, 2s);
 }
 
+// A trickler — one byte every 100 ms, never a complete line — used to move the deadline with
+// every read and hold its session for ever. The deadline now moves only on progress (a
+// complete line; server.cpp), so it gets 421 4.4.2 one command_timeout after its last
+// line, while another client is served meanwhile.
+TEST(Session, TricklingSenderIsCutOffWhileOthersAreServed) {
+  Seen seen;
+  ServerOptions o = quick_options();
+  o.command_timeout = 500ms;
+  ServerThread server(o, factory_for(seen));
+  Raw raw(server.port());
+  raw.replies(1);
+  raw.send("EHLO trickle.test\r\n");
+  raw.replies(1);
+  const std::string crawl = "MAIL FROM:<" + std::string(200, 't') + "@x.test>\r\n";
+  std::atomic<bool> other_ok{false};
+  std::thread other([&] {
+    std::this_thread::sleep_for(150ms);  // while the trickle runs
+    other_ok = send_mail(client_for(server.port()), sample()).accepted;
+  });
+  const auto t0 = std::chrono::steady_clock::now();
+  std::string got;
+  for (std::size_t i = 0; i < crawl.size(); ++i) {
+    if (std::chrono::steady_clock::now() - t0 > 4s) break;
+    boost::system::error_code ec;
+    asio::write(raw.sock, asio::buffer(&crawl[i], 1), ec);
+    if (ec) break;
+    std::this_thread::sleep_for(100ms);
+    char buf[4096];
+    while (raw.sock.available(ec) > 0 && !ec)
+      got.append(buf, raw.sock.read_some(asio::buffer(buf), ec));
+    if (got.find("\r\n") != std::string::npos) break;
+  }
+  const auto took = std::chrono::steady_clock::now() - t0;
+  other.join();
+  EXPECT_NE(got.find("421 4.4.2"), std::string::npos) << "after " << took.count() << " ns: " << got;
+  EXPECT_GE(took, 400ms);
+  EXPECT_LT(took, 2s);
+  EXPECT_TRUE(other_ok);
+  ASSERT_TRUE(wait_for([&] { return server.server().active_sessions() == 0; }));
+  std::lock_guard l(seen.mu);
+  EXPECT_EQ(seen.messages.size(), 1u);
+  EXPECT_NE(std::find(seen.close_reasons.begin(), seen.close_reasons.end(), "timeout"),
+            seen.close_reasons.end());
+}
+
+// In DATA a read of 512 octets or more is progress, so one huge line sent in large pieces
+// slowly (but steadily) is not cut off; only a trickle is.
+TEST(Session, AHugeLineSentInLargePiecesIsProgress) {
+  Seen seen;
+  ServerOptions o = quick_options();
+  o.command_timeout = 500ms;
+  ServerThread server(o, factory_for(seen));
+  Raw raw(server.port());
+  raw.replies(1);
+  raw.send("EHLO big.test\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\nDATA\r\n");
+  std::string ready = raw.replies(4);
+  ASSERT_NE(ready.find("354"), std::string::npos) << ready;
+  for (int i = 0; i < 8; ++i) {  // 2 s in all, each piece 250 ms after the last
+    std::this_thread::sleep_for(250ms);
+    raw.send(std::string(4000, 'z'));
+  }
+  raw.send("\r\n.\r\nQUIT\r\n");
+  std::string end = raw.replies(2);
+  EXPECT_NE(end.find("250 2.0.0"), std::string::npos) << end;
+  std::lock_guard l(seen.mu);
+  ASSERT_EQ(seen.messages.size(), 1u);
+  EXPECT_EQ(seen.messages[0].size(), 32000u + 2);
+}
+
 TEST(Session, ShorterHandshakeDeadlineIsKept) {
   Seen seen;
   ServerOptions o = quick_options();

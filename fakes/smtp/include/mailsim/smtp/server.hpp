@@ -29,7 +29,9 @@ struct ServerOptions {
   std::uint16_t port = 0;             // 0: an ephemeral port, see local_endpoint()
   DialogueOptions dialogue;           // `dialogue.starttls` is set from `tls`
   // RFC 5321 §4.5.3.2.7: the server waits at least 5 minutes for the next command. Small in
-  // tests. The same deadline applies to each read while in DATA.
+  // tests. It is the time a client has to complete a command line, or in DATA a message line
+  // or 512 octets of message, from the last one: bytes that trickle in without completing
+  // one do not extend it (Postfix smtpd_per_record_deadline), so a trickler gets 421 4.4.2.
   std::chrono::milliseconds command_timeout = std::chrono::minutes(5);
   std::chrono::milliseconds tls_handshake_timeout = std::chrono::seconds(30);
   std::size_t read_chunk = 16 * 1024;  // bytes per read; the dialogue bounds what it keeps

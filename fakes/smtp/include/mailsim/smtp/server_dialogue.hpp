@@ -136,6 +136,9 @@ struct DialogueOutput {
   std::string reply;       // bytes to write, in order (several replies when pipelined)
   bool start_tls = false;  // after writing `reply`, run the TLS handshake, then tls_started()
   bool close = false;      // after writing `reply`, close the connection
+  // Complete lines (command lines and message lines) this call consumed: the session moves
+  // its read deadline forward only on progress (server.cpp), not on every byte.
+  std::size_t lines = 0;
 };
 
 class ServerDialogue {
