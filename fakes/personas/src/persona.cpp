@@ -190,7 +190,11 @@ Verdict Persona::evaluate(Stage stage, const auth::CheckSet& checks, const Facts
   Verdict v;
   const RuleInput input{checks, facts};
   for (const auto& rule : rules) {
-    if (rule.stage != stage || !rule.when(input)) continue;
+    if (rule.stage != stage) continue;
+    // After the reply the transaction is over: later replying rules have nothing to answer,
+    // but the stage's findings still describe the message (outlook.rdns beside 5.7.509).
+    if (v.reply && rule.code != 0) continue;
+    if (!rule.when(input)) continue;
     RuleHit hit{rule.id, rule.description, rule.points, rule.source, stage, rule.disposition, {}};
     if (rule.code != 0 && model == ScoreModel::first_match) {
       v.reply = build_reply(rule.code, rule.enhanced, expand(rule.text, facts, checks),
@@ -199,11 +203,10 @@ Verdict Persona::evaluate(Stage stage, const auth::CheckSet& checks, const Facts
       v.disposition = rule.code >= 500 ? Disposition::rejected : Disposition::deferred;
       hit.disposition = v.disposition;
       hit.reply = reply_summary(*v.reply);
-      v.fired.push_back(std::move(hit));
-      return v;
     }
     v.fired.push_back(std::move(hit));
   }
+  if (v.reply) return v;  // first_match: the reply decides; findings do not change it
   // The verdict weighs every rule so far: the earlier stages' and this one's.
   std::vector<RuleHit> all;
   auto every_hit = [&]() -> const std::vector<RuleHit>& {

@@ -108,9 +108,11 @@ struct Persona {
   std::string own_rule_prefix;
   std::vector<Rule> rules;      // in priority order
 
-  // Runs the rules of `stage`. first_match: every matching rule of the stage is recorded
-  // until the first one with a reply, which ends the transaction; non-reply rules set the
-  // disposition (spam wins over inbox). Scoring models: all matching rules are recorded;
+  // Runs the rules of `stage`. first_match: the first matching rule with a reply ends the
+  // transaction (5xx → rejected, 4xx → deferred); every matching rule without a reply (code
+  // 0) of the stage is recorded as a finding, those after the replying rule too, but they
+  // change the disposition (spam wins over inbox) only when nothing replied. Replying rules
+  // after the first are not evaluated. Scoring models: all matching rules are recorded;
   // at Stage::data the total decides. `prior` = rules fired at earlier stages (their
   // points count toward the total).
   Verdict evaluate(Stage stage, const auth::CheckSet& checks, const Facts& facts,
