@@ -37,6 +37,15 @@ inline bool listed_on(const RuleInput& in, std::string_view zone_part, std::stri
   return false;
 }
 inline bool spf_is(const RuleInput& in, Result r) { return in.checks.spf && in.checks.spf->is(r); }
+// A DKIM key query failed for now (RFC 6376 §6.1.2 TEMPFAIL): the whole check, or one
+// signature.
+inline bool dkim_temperror(const RuleInput& in) {
+  if (!in.checks.dkim) return false;
+  if (in.checks.dkim->is(Result::temperror)) return true;
+  for (const auto& s : in.checks.dkim->signatures)
+    if (s.is(Result::temperror)) return true;
+  return false;
+}
 inline bool dmarc_is(const RuleInput& in, Result r) {
   return in.checks.dmarc && in.checks.dmarc->is(r);
 }

@@ -39,6 +39,25 @@ Persona yahoo_persona() {
        "Message not accepted for policy reasons.  See "
        "https://postmaster.yahooinc.com/error-codes",
        Disposition::rejected, 0, kBest},
+      // providers.md lists TSS04 for "unexpected volume or user complaints" and "also
+      // unauthenticated". Which unauthenticated mail gets the deferral rather than 550 5.7.9
+      // is our documented choice (docs/personas.md), like Gmail's 451 4.7.26 on a DNS error:
+      // when SPF or DKIM failed only for now (temperror: SERVFAIL or timeout, RFC 7208
+      // §2.6.6, RFC 6376 §6.1.2), a retry may authenticate, so a permanent refusal would be
+      // wrong. It comes before the DMARC reject too: with SPF or DKIM unknown, DMARC's
+      // "fail" is not final either (RFC 7489 §6.6.2 leaves temporary DNS errors to the
+      // receiver's discretion).
+      {"yahoo.unauthenticated_temporary", Stage::data,
+       "Neither SPF nor DKIM passes, and SPF or DKIM hit a temporary DNS error (a retry may "
+       "authenticate)",
+       [](const RuleInput& in) {
+         return !spf_pass(in.checks) && !dkim_pass_any(in.checks) &&
+                (spf_is(in, auth::Result::temperror) || dkim_temperror(in));
+       },
+       421, "4.7.0",
+       "[TSS04] Messages from {ip} temporarily deferred due to unexpected volume or user "
+       "complaints - 4.16.55.1; see https://postmaster.yahooinc.com/error-codes",
+       Disposition::deferred, 0, kObserved},
       {"yahoo.dmarc_reject", Stage::data, "DMARC fails and the domain's policy is reject",
        [](const RuleInput& in) {
          return dmarc_is(in, auth::Result::fail) && dmarc_policy(in, "reject");
