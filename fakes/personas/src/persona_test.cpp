@@ -5,115 +5,17 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <fstream>
 #include <numeric>
 #include <sstream>
 
+#include "persona_test_inputs.hpp"
+
 namespace mailsim::personas {
 namespace {
 
-using auth::Result;
-
-// A message that satisfies every provider: the guide's setup done right.
-auth::CheckSet good_checks() {
-  auth::CheckSet c;
-  auth::IprevResult iprev;
-  iprev.result = Result::pass;
-  iprev.ptr_names = {"mx.nodeseek.com"};
-  iprev.verified_name = "mx.nodeseek.com";
-  c.iprev = iprev;
-  auth::DnsblResult bl;
-  bl.result = Result::pass;
-  c.dnsbl = bl;
-  auth::HeloResult helo;
-  helo.result = Result::pass;
-  helo.fqdn = helo.resolves = helo.matches_client = helo.matches_ptr = true;
-  c.helo = helo;
-  auth::SpfResult spf;
-  spf.result = Result::pass;
-  spf.domain = "nodeseek.com";
-  c.spf_helo = spf;
-  c.spf = spf;
-  auth::DkimResult dkim;
-  dkim.result = Result::pass;
-  auth::DkimSignatureResult sig;
-  sig.result = Result::pass;
-  sig.domain = "nodeseek.com";
-  sig.selector = "s20250309";
-  sig.algorithm = "rsa-sha256";
-  sig.key_bits = 2048;
-  sig.body_hash_ok = true;
-  dkim.signatures = {sig};
-  c.dkim = dkim;
-  auth::DmarcResult dmarc;
-  dmarc.result = Result::pass;
-  dmarc.from_domain = "nodeseek.com";
-  dmarc.record = auth::DmarcRecord{.p = "reject",
-                                   .sp = "",
-                                   .pct = 100,
-                                   .adkim_strict = false,
-                                   .aspf_strict = false,
-                                   .rua = "",
-                                   .ruf = "",
-                                   .raw = ""};
-  dmarc.policy = "reject";
-  dmarc.spf_aligned = dmarc.dkim_aligned = true;
-  c.dmarc = dmarc;
-  auth::ContentResult content;
-  content.result = Result::pass;
-  content.from_count = 1;
-  content.has_date = content.has_message_id = content.valid_message_id = true;
-  content.has_to = content.has_subject = true;
-  content.body_length = 40;
-  content.list_unsubscribe = content.one_click = true;
-  c.content = content;
-  auth::CheckResult tls;
-  tls.result = Result::pass;
-  c.tls = tls;
-  auth::MxResult mx;
-  mx.result = Result::pass;
-  mx.domain = "nodeseek.com";
-  mx.hosts = {{"mx.nodeseek.com", 10, {"12.34.56.78"}}};
-  mx.usable_host = "mx.nodeseek.com";
-  mx.usable_address = "12.34.56.78";
-  c.mx = mx;
-  return c;
-}
-
-Facts good_facts() {
-  Facts f;
-  f.client_ip = "12.34.56.78";
-  f.helo = "mx.nodeseek.com";
-  f.mail_from = "admin@nodeseek.com";
-  f.from_domain = "nodeseek.com";
-  f.tls = true;
-  f.message_id = "sim0001";
-  return f;
-}
-
-// Runs the stages in order, as a ReceivingMta does, stopping at the first reply.
-struct StageRun {
-  Stage stage = Stage::data;
-  Verdict verdict;
-  std::vector<RuleHit> hits;
-  double score = 0;
-  bool fired(std::string_view id) const {
-    return std::any_of(hits.begin(), hits.end(), [&](const RuleHit& h) { return h.id == id; });
-  }
-};
-
-StageRun run(std::string_view name, const auth::CheckSet& checks, const Facts& facts) {
-  const Persona& p = persona(name);
-  StageRun r;
-  for (Stage s : {Stage::connect, Stage::helo, Stage::mail, Stage::rcpt, Stage::data}) {
-    r.stage = s;
-    r.verdict = p.evaluate(s, checks, facts, r.hits);
-    r.hits.insert(r.hits.end(), r.verdict.fired.begin(), r.verdict.fired.end());
-    if (r.verdict.reply) break;
-  }
-  r.score = p.score(r.hits);
-  return r;
-}
+using namespace test_inputs;
 
 // --- engine ------------------------------------------------------------------------------
 
@@ -143,12 +45,47 @@ TEST(Persona, EveryRuleHasIdSourceDescriptionAndValidReply) {
         ASSERT_FALSE(r.enhanced.empty()) << r.id;
         EXPECT_EQ(r.enhanced[0] - '0', r.code / 100) << r.id;
         EXPECT_FALSE(r.text.empty()) << r.id;
+        // The engine records 5xx as rejected, 4xx as deferred; the table says the same.
+        EXPECT_EQ(r.disposition, r.code >= 500 ? Disposition::rejected : Disposition::deferred)
+            << r.id;
       }
     }
   }
 }
 
-// docs/personas.md is the readable form of the tables: every rule must be in it.
+// The row docs/personas.md shows for a rule: "| `id` | stage | when | reply | disposition |
+// points | source |", the reply as the table holds it (placeholders unexpanded, '\n' as
+// <br>, the persona's suffix on the last line).
+std::string doc_cell_points(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+std::string doc_reply(int code, const std::string& enhanced, std::string text) {
+  for (std::size_t pos = 0; (pos = text.find('\n', pos)) != std::string::npos;)
+    text.replace(pos, 1, "<br>");
+  return std::to_string(code) + " " + enhanced + " " + text;
+}
+std::string doc_row(const Persona& p, const Rule& r) {
+  std::string reply = "—";
+  std::string disposition = "— (finding/score)";
+  if (r.code != 0) reply = doc_reply(r.code, r.enhanced, r.text + p.reply_suffix);
+  if (r.code != 0 || r.disposition != Disposition::inbox)
+    disposition = std::string(to_string(r.disposition));
+  return "| `" + r.id + "` | " + std::string(to_string(r.stage)) + " | " + r.description + " | " +
+         reply + " | " + disposition + " | " + doc_cell_points(r.points) + " | " + r.source + " |";
+}
+std::string doc_score_reject_row(const Persona& p) {
+  std::string text;
+  for (const auto& l : p.score_reject.lines) text += (text.empty() ? "" : "\n") + l;
+  return "| `score.reject` | data | total ≥ " + doc_cell_points(p.reject_threshold) + " | " +
+         doc_reply(p.score_reject.code, p.score_reject.enhanced, text) + " | rejected | 0 | " +
+         p.score_reject.cause + " |";
+}
+
+// docs/personas.md is the readable form of the tables: every rule has its row in its
+// persona's section, showing the rule as the code has it (stage, description, reply,
+// disposition, points, source), so the docs cannot drift from the tables.
 TEST(Persona, DocsListEveryRule) {
   std::ifstream in(std::string(MAILSIM_SOURCE_DIR) + "/docs/personas.md");
   ASSERT_TRUE(in) << "docs/personas.md not found under " << MAILSIM_SOURCE_DIR;
@@ -156,9 +93,17 @@ TEST(Persona, DocsListEveryRule) {
   ss << in.rdbuf();
   const std::string doc = ss.str();
   for (const auto& p : all_personas()) {
-    EXPECT_NE(doc.find("## " + p.name + "\n"), std::string::npos) << p.name;
-    for (const auto& r : p.rules)
-      EXPECT_NE(doc.find("`" + r.id + "`"), std::string::npos) << p.name << " " << r.id;
+    const auto begin = doc.find("## " + p.name + "\n");
+    ASSERT_NE(begin, std::string::npos) << p.name;
+    const auto end = doc.find("\n## ", begin + 1);
+    const std::string section = doc.substr(begin, end == std::string::npos ? end : end - begin);
+    std::vector<std::string> rows;
+    for (const auto& r : p.rules) rows.push_back(doc_row(p, r));
+    if (p.reject_threshold > 0) rows.push_back(doc_score_reject_row(p));
+    for (const auto& row : rows)
+      EXPECT_NE(section.find("\n" + row + "\n"), std::string::npos)
+          << p.name << ": docs/personas.md lacks the row (or it differs from the code):\n"
+          << row;
   }
 }
 
