@@ -9,12 +9,14 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <future>
 #include <memory>
 #include <mutex>
 #include <set>
 
 #include "mailsim/auth/dkim.hpp"
+#include "mailsim/smtp/client.hpp"
 #include "mailsim/smtp/test_ca.hpp"
 #include "mailsim/world/world.hpp"
 
@@ -45,6 +47,12 @@ struct GuideWorld {
     w.add(world::make_ptr("78.56.34.12.in-addr.arpa", "mx.nodeseek.com"));
     // 12.34.56.77 is on Spamhaus SBL (RFC 5782 §2.1: reversed address under the zone).
     w.add(world::make_a("77.56.34.12.zen.spamhaus.org", "127.0.0.2"));
+    // 12.34.56.76 is on a block list that is not Spamhaus (for Outlook's S3150).
+    w.add_zone("bl.spamcop.net");
+    w.add(world::make_a("76.56.34.12.bl.spamcop.net", "127.0.0.2"));
+    // 12.34.56.79 forward-confirms (relay.nodeseek.com) but is not in nodeseek.com's SPF.
+    w.add(world::make_a("relay.nodeseek.com", "12.34.56.79"));
+    w.add(world::make_ptr("79.56.34.12.in-addr.arpa", "relay.nodeseek.com"));
     key = auth::generate_dkim_key("nodeseek.com", "s1", 42, 1024);
     w.add(world::make_txt("s1._domainkey.nodeseek.com", key.public_txt));
   }
@@ -122,7 +130,8 @@ class ReceivingMtaTest : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_); }
 
-  std::unique_ptr<ReceivingMta> start(std::string persona, std::string virtual_ip, bool tls) {
+  std::unique_ptr<ReceivingMta> start(std::string persona, std::string virtual_ip, bool tls,
+                                      const std::function<void(MtaConfig&)>& tweak = {}) {
     MtaConfig config;
     config.persona = std::move(persona);
     config.now = kNow;
@@ -131,6 +140,7 @@ class ReceivingMtaTest : public ::testing::Test {
       return virtual_ip;
     };
     if (tls) config.tls = ca_.server_context(personas::persona(config.persona).default_host);
+    if (tweak) tweak(config);
     auto mta = std::make_unique<ReceivingMta>(config, *resolver_);
     mta->start();
     return mta;
@@ -256,6 +266,133 @@ TEST_F(ReceivingMtaTest, SpamhausListedIpIsRefusedByYahooAtConnect) {
   ASSERT_EQ(d.rules.size(), 1u);
   EXPECT_EQ(d.rules[0].id, "yahoo.spamhaus");
   EXPECT_TRUE(d.envelope.mail_from.empty());  // never got that far
+}
+
+// Outlook answers a block-listed client at MAIL FROM (providers.md: "reply to MAIL FROM"),
+// with the S3150 text when the list is not Spamhaus. Sent with mailsim's own SmtpClient.
+TEST_F(ReceivingMtaTest, BlockListedIpIsRefusedByOutlookAtMailFromWithS3150) {
+  auto mta = start("outlook", "12.34.56.76", false, [](MtaConfig& c) {
+    c.dnsbl_zones = {"zen.spamhaus.org", "bl.spamcop.net"};
+  });
+  smtp::ClientOptions options;
+  options.port = mta->port();
+  options.helo_name = "mx.nodeseek.com";
+  options.tls = smtp::TlsMode::never;
+  options.command_timeout = 20s;
+  options.data_timeout = 20s;
+  smtp::ClientResult sent = smtp::send_mail(
+      options, {"admin@nodeseek.com", {"someone@outlook.com"}, guide_message(&world_.key), {}});
+  EXPECT_FALSE(sent.accepted);
+  const std::string text =
+      "Unfortunately, messages from [12.34.56.76] weren't sent. Please contact your Internet "
+      "service provider since part of their network is on our block list (S3150). You can also "
+      "refer your provider to http://mail.live.com/mail/troubleshooting.aspx#errors.";
+  EXPECT_EQ(sent.mail.code, 550) << sent.error;
+  EXPECT_EQ(sent.mail.enhanced, "5.7.1");
+  EXPECT_EQ(sent.mail.lines, std::vector<std::string>{text});
+  EXPECT_TRUE(sent.rcpts.empty() || sent.rcpts.front().reply.code != 250);
+  auto ds = mta->wait_for(1, 10s);
+  ASSERT_EQ(ds.size(), 1u);
+  const Delivery& d = ds[0];
+  EXPECT_EQ(d.ended_at, personas::Stage::mail);
+  EXPECT_EQ(d.disposition, personas::Disposition::rejected);
+  EXPECT_EQ(d.final_reply.code, 550);
+  EXPECT_EQ(d.final_reply.enhanced, "5.7.1");
+  EXPECT_EQ(d.final_reply.lines, std::vector<std::string>{text});
+  ASSERT_TRUE(d.checks.dnsbl);
+  ASSERT_EQ(d.checks.dnsbl->listings.size(), 1u) << d.checks.dnsbl->cause;
+  EXPECT_EQ(d.checks.dnsbl->listings[0].zone, "bl.spamcop.net");
+  ASSERT_EQ(d.rules.size(), 1u);
+  EXPECT_EQ(d.rules[0].id, "outlook.blocklist");
+  EXPECT_EQ(d.rules[0].source,
+            "Outlook.com postmaster policies, sendersupport.olc.protection.outlook.com/pm/"
+            "policies.aspx");
+  EXPECT_TRUE(d.message.empty());
+}
+
+// Yahoo defers an unauthenticated message with TSS04 when the failure is temporary: the SPF
+// record's server fails (SERVFAIL) and the message is unsigned; or SPF fails for good and the
+// DKIM key's server fails. Retrying may authenticate, so no permanent 550 5.7.9.
+TEST_F(ReceivingMtaTest, TemporarilyUnauthenticatedMessageIsDeferredByYahooWithTss04) {
+  struct Case {
+    std::string what, client_ip, fault_name;
+    bool signed_message;
+    std::string spf, dkim;  // the results the receiver must have seen
+  };
+  const std::vector<Case> cases = {
+      {"SPF SERVFAIL, unsigned", "12.34.56.78", "nodeseek.com", false, "temperror", "none"},
+      {"SPF fail, DKIM key SERVFAIL", "12.34.56.79", "s1._domainkey.nodeseek.com", true, "fail",
+       "temperror"},
+  };
+  for (const auto& k : cases) {
+    SCOPED_TRACE(k.what);
+    world_.w.add_fault({k.fault_name, world::RrType::TXT, world::DnsFaultKind::servfail});
+    auto mta = start("yahoo", k.client_ip, false);
+    auto client = send_with_python(mta->port(), dir_, "",
+                                   guide_message(k.signed_message ? &world_.key : nullptr));
+    const std::string text = "[TSS04] Messages from " + k.client_ip +
+                             " temporarily deferred due to unexpected volume or user complaints "
+                             "- 4.16.55.1; see https://postmaster.yahooinc.com/error-codes";
+    EXPECT_EQ(client.output, "421 4.7.0 " + text + "\n");
+    auto ds = mta->wait_for(1, 10s);
+    ASSERT_EQ(ds.size(), 1u);
+    const Delivery& d = ds[0];
+    EXPECT_EQ(d.ended_at, personas::Stage::data);
+    EXPECT_EQ(d.disposition, personas::Disposition::deferred);
+    EXPECT_EQ(d.final_reply.code, 421);
+    EXPECT_EQ(d.final_reply.enhanced, "4.7.0");
+    EXPECT_EQ(d.final_reply.lines, std::vector<std::string>{text});
+    ASSERT_TRUE(d.checks.spf && d.checks.dkim);
+    EXPECT_EQ(auth::to_string(d.checks.spf->result), k.spf) << d.checks.spf->cause;
+    EXPECT_EQ(auth::to_string(d.checks.dkim->result), k.dkim) << d.checks.dkim->cause;
+    ASSERT_FALSE(d.rules.empty());
+    EXPECT_EQ(d.rules.back().id, "yahoo.unauthenticated_temporary");
+    EXPECT_EQ(d.rules.back().disposition, personas::Disposition::deferred);
+    EXPECT_TRUE(d.message.empty());
+    world_.w.clear_faults(k.fault_name);
+  }
+}
+
+// The corporate filter's Delivery names every SpamAssassin rule that fired with its points
+// and source; the score is their sum, and the formula is stated. The client has no PTR and
+// is outside nodeseek.com's SPF; the message is DKIM-signed (so DMARC passes by DKIM).
+TEST_F(ReceivingMtaTest, CorporateDeliveryListsEveryRuleWithPointsAndSource) {
+  auto mta = start("corporate", "12.34.56.99", false);
+  auto client = send_with_python(mta->port(), dir_, "", guide_message(&world_.key));
+  EXPECT_EQ(client.output, "accepted\n");
+  auto ds = mta->wait_for(1, 10s);
+  ASSERT_EQ(ds.size(), 1u);
+  const Delivery& d = ds[0];
+  EXPECT_TRUE(d.accepted());
+  const std::string sa = "SpamAssassin rules/50_scores.cf (score set 1), spamassassin.apache.org";
+  struct Expected {
+    std::string id;
+    double points;
+  };
+  const std::vector<Expected> expected = {
+      {"RDNS_NONE", 1.274},     {"RCVD_HELO_IP_MISMATCH", 1.186},
+      {"SPF_HELO_FAIL", 0.001}, {"SPF_FAIL", 0.919},
+      {"DKIM_SIGNED", 0.1},     {"DKIM_VALID", -0.1},
+      {"DKIM_VALID_AU", -0.1},  {"DKIM_VALID_EF", -0.1},
+      {"DMARC_PASS", -0.001},
+  };
+  ASSERT_EQ(d.rules.size(), expected.size()) << delivery_line(d);
+  double sum = 0;
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    SCOPED_TRACE(expected[i].id);
+    EXPECT_EQ(d.rules[i].id, expected[i].id);
+    EXPECT_DOUBLE_EQ(d.rules[i].points, expected[i].points);
+    EXPECT_EQ(d.rules[i].source, sa);
+    EXPECT_FALSE(d.rules[i].description.empty());
+    sum += d.rules[i].points;
+  }
+  EXPECT_NEAR(sum, 3.179, 1e-9);
+  EXPECT_DOUBLE_EQ(d.score, sum);
+  EXPECT_EQ(d.disposition, personas::Disposition::inbox);  // 3.179 < required_score 5
+  EXPECT_EQ(d.score_formula,
+            "score = sum of SpamAssassin rule points (50_scores.cf, set 1); score >= 5 "
+            "(required_score) -> spam folder; score >= 15 (rspamd's reject action) -> 550 5.7.1");
+  EXPECT_NE(delivery_line(d).find("score=3.179"), std::string::npos) << delivery_line(d);
 }
 
 TEST_F(ReceivingMtaTest, ParallelSessionsEachGetOneDelivery) {
