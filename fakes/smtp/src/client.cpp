@@ -376,21 +376,53 @@ asio::awaitable<void> ClientRun::run(const OutgoingMessage& msg) {
   const bool batch = pipelining && options_.pipelining;
   result_.stage = ClientStage::mail;
   if (batch) {
-    // RFC 2920 §3.1: MAIL, every RCPT and DATA go in one group; replies come in order.
-    std::string group = mail;
-    for (const auto& r : msg.rcpt_to) group += fmt::format("RCPT TO:<{}>\r\n", r);
-    group += "DATA\r\n";
-    co_await write(group);
-    result_.mail = co_await read_reply(options_.command_timeout);
-    result_.stage = ClientStage::rcpt;
-    for (const auto& r : msg.rcpt_to) {
-      // Not `push_back({r, co_await …})`: GCC 12 miscompiles co_await inside a braced
-      // initializer (double free), so the reply gets its own statement.
-      Reply reply = co_await read_reply(options_.command_timeout);
-      result_.rcpts.push_back(RcptResult{r, std::move(reply)});
+    // RFC 2920 §3.1: MAIL, the RCPTs and DATA (last) are pipelined, and replies come in
+    // order. But a client must not block writing while the server may be blocked writing
+    // replies it is not reading, unless the group fits the TCP window: 10,000 RCPTs in one
+    // write dead-lock against a server with small buffers. So the commands go in groups of
+    // at most max_pipelined_commands and max_pipelined_bytes (a command alone may be
+    // longer), each group's replies are read before the next is sent, and DATA ends the last.
+    const std::size_t count = msg.rcpt_to.size() + 2;  // MAIL, each RCPT, DATA
+    auto command_at = [&](std::size_t i) {
+      if (i == 0) return mail;
+      if (i == count - 1) return std::string("DATA\r\n");
+      return fmt::format("RCPT TO:<{}>\r\n", msg.rcpt_to[i - 1]);
+    };
+    const std::size_t max_commands = std::max<std::size_t>(1, options_.max_pipelined_commands);
+    std::size_t next = 0;
+    while (next < count) {
+      const std::size_t first = next;
+      std::string group;
+      while (next < count && next - first < max_commands) {
+        std::string command = command_at(next);
+        if (next > first && group.size() + command.size() > options_.max_pipelined_bytes) break;
+        group += command;
+        ++next;
+      }
+      co_await write(group);
+      for (std::size_t i = first; i < next; ++i) {
+        result_.stage = i == 0           ? ClientStage::mail
+                        : i == count - 1 ? ClientStage::data
+                                         : ClientStage::rcpt;
+        Reply reply = co_await read_reply(options_.command_timeout);
+        const bool closing = reply.code == 421;  // RFC 5321 §3.8: nothing more will come
+        if (i == 0) {
+          result_.mail = std::move(reply);
+        } else if (i == count - 1) {
+          result_.data = std::move(reply);
+        } else {
+          // Not `push_back({r, co_await …})`: GCC 12 miscompiles co_await inside a braced
+          // initializer (double free), so the reply gets its own statement.
+          result_.rcpts.push_back(RcptResult{msg.rcpt_to[i - 1], std::move(reply)});
+        }
+        if (closing) co_return;
+      }
+      if (!result_.mail.positive()) {
+        // No transaction: the RCPTs already sent got their 503s; send no more of it.
+        result_.stage = ClientStage::mail;
+        break;
+      }
     }
-    result_.stage = ClientStage::data;
-    result_.data = co_await read_reply(options_.command_timeout);
   } else {
     co_await write(mail);
     result_.mail = co_await read_reply(options_.command_timeout);

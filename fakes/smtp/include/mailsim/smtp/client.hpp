@@ -37,6 +37,11 @@ struct ClientOptions {
   std::string verify_name;
   std::shared_ptr<boost::asio::ssl::context> tls_context;  // overrides ca_pem when set
   bool pipelining = true;          // batch MAIL+RCPT…(+DATA) when the server offers it
+  // A pipelined group holds at most this many commands and bytes (one command alone may be
+  // longer); its replies are read before the next group is sent (RFC 2920 §3.1: never block
+  // on a write the server may not be reading, or stay within the TCP window).
+  std::size_t max_pipelined_commands = 100;
+  std::size_t max_pipelined_bytes = 8 * 1024;
   // RFC 5321 §4.5.3.2: 5 min for greeting/MAIL/RCPT, 2 min for DATA, 10 min for the final
   // ".". One knob for commands and one for the end of data; small in tests.
   std::chrono::milliseconds connect_timeout = std::chrono::seconds(30);
