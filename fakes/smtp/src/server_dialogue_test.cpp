@@ -467,6 +467,57 @@ TEST(Dialogue, EveryReplyLineFitsFiveHundredTwelveOctets) {
   EXPECT_NE(all.find("...\r\n"), std::string::npos);
 }
 
+// The same transaction fed whole, cut at every byte into two reads, and one byte per read:
+// the replies and the delivered message must be identical every time (a session's reads
+// split the client's bytes anywhere).
+TEST(Dialogue, EverySplitGivesTheSameRepliesAndMessage) {
+  const std::string long_line = "." + std::string(2500, 'L');  // stuffed, over max_text_line
+  const std::string input =
+      "EHLO split.test\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\n"
+      "RCPT TO:<c@y.test>\r\nDATA\r\n"
+      "Subject: split\r\n\r\n..stuffed\r\n...\r\n" +
+      long_line + "\r\nbare\n.\nnot the end\r\n.\r\nQUIT\r\n";
+  const std::string expected_message = "Subject: split\r\n\r\n.stuffed\r\n..\r\n" +
+                                       std::string(2500, 'L') + "\r\nbare\r\n.\r\nnot the end\r\n";
+  struct Run {
+    std::string replies;
+    std::vector<std::string> messages;
+    bool closed = false;
+  };
+  auto run = [&](const std::vector<std::size_t>& cuts) {
+    RecordingHandler handler;
+    ServerDialogue d(handler);
+    Run r;
+    r.replies = d.start("192.0.2.1").reply;
+    std::size_t pos = 0;
+    for (std::size_t cut : cuts) {
+      r.replies += d.feed(std::string_view(input).substr(pos, cut - pos)).reply;
+      pos = cut;
+    }
+    r.replies += d.feed(std::string_view(input).substr(pos)).reply;
+    r.messages = handler.messages;
+    r.closed = d.closed();
+    return r;
+  };
+  const Run whole = run({});
+  ASSERT_EQ(codes(whole.replies), (std::vector<int>{220, 250, 250, 250, 250, 354, 250, 221}))
+      << whole.replies;
+  ASSERT_EQ(whole.messages, std::vector<std::string>{expected_message});
+  ASSERT_TRUE(whole.closed);
+  for (std::size_t k = 0; k <= input.size(); ++k) {
+    const Run split = run({k});
+    ASSERT_EQ(split.replies, whole.replies) << "cut at " << k;
+    ASSERT_EQ(split.messages, whole.messages) << "cut at " << k;
+    ASSERT_TRUE(split.closed) << "cut at " << k;
+  }
+  std::vector<std::size_t> every_byte;
+  for (std::size_t k = 1; k < input.size(); ++k) every_byte.push_back(k);
+  const Run bytewise = run(every_byte);
+  EXPECT_EQ(bytewise.replies, whole.replies);
+  EXPECT_EQ(bytewise.messages, whole.messages);
+  EXPECT_TRUE(bytewise.closed);
+}
+
 class RefusingHandler : public SessionHandler {
  public:
   int code;

@@ -214,12 +214,32 @@ TEST(Session, ClientConnectErrorsAreClear) {
   EXPECT_THROW(s.start(), std::system_error);
 }
 
+// Records, at delivery, how many server I/O operations had started: the read that brought
+// the final "." is the last of them.
+class CountingHandler : public SharedHandler {
+ public:
+  CountingHandler(Seen& seen, std::atomic<int>& ops, std::atomic<int>& delivered_at)
+      : SharedHandler(seen), ops_(ops), delivered_at_(delivered_at) {}
+  Reply on_data_end(const SessionContext& ctx, std::string_view m) override {
+    delivered_at_ = ops_.load();
+    return SharedHandler::on_data_end(ctx, m);
+  }
+
+ private:
+  std::atomic<int>& ops_;
+  std::atomic<int>& delivered_at_;
+};
+
 // Make the Nth read/write/handshake of the server fail, for every N of a full transaction
-// with STARTTLS: each time the session must end (no leak, no hang) and the server must go on.
+// with STARTTLS. Each time the session must end (no leak, no hang); a failure up to the read
+// that brought the final "." delivers nothing, one after it delivers exactly one message
+// (failing the 250's write included: the server took it, the client never heard — the
+// duplicate RFC 5321 §4.1.1.4 warns of); and the same server then serves a clean transaction.
 TEST(Session, FailurePointSweep) {
   TestCa ca("sweep");
   std::atomic<int> countdown{-1};
   std::atomic<int> ops{0};
+  std::atomic<int> delivered_at{0};
   Seen seen;
   ServerOptions o = quick_options();
   o.tls = ca.server_context("mx.sweep.test");
@@ -227,28 +247,57 @@ TEST(Session, FailurePointSweep) {
     ++ops;
     return --countdown == 0;
   };
-  ServerThread server(o, factory_for(seen));
+  ServerThread server(o, [&](const ConnectionInfo&) {
+    return std::make_unique<CountingHandler>(seen, ops, delivered_at);
+  });
   ClientOptions c = client_for(server.port());
   c.command_timeout = 2s;
-  // First a clean run to count the operations.
+  auto idle = [&] { return wait_for([&] { return server.server().active_sessions() == 0; }); };
+  auto delivered = [&] {
+    std::lock_guard l(seen.mu);
+    return seen.messages.size();
+  };
+  auto reset = [&] {
+    std::lock_guard l(seen.mu);
+    seen.messages.clear();
+    ops = 0;
+  };
+  // First a clean run to count the operations and find the one that brought the ".".
   ASSERT_TRUE(send_mail(c, sample()).accepted);
-  ASSERT_TRUE(wait_for([&] { return server.server().active_sessions() == 0; }));
+  ASSERT_TRUE(idle());
   const int total = ops.load();
+  const int dot_read = delivered_at.load();
   ASSERT_GE(total, 8);
+  ASSERT_GT(dot_read, 1);
+  ASSERT_LT(dot_read, total);
+  std::printf("[ figures  ] %d failure points; the final \".\" came with op %d\n", total, dot_read);
   for (int n = 1; n <= total; ++n) {
+    reset();
     countdown = n;
     ClientResult r = send_mail(c, sample());
-    EXPECT_TRUE(wait_for([&] { return server.server().active_sessions() == 0; }))
-        << "session still alive after failing op " << n;
-    // Failing an operation at or after the final reply's write may still deliver; earlier
-    // failures must not.
+    ASSERT_TRUE(idle()) << "session still alive after failing op " << n;
     if (!r.accepted) {
       EXPECT_FALSE(r.error.empty()) << "op " << n;
     }
+    if (n <= dot_read) {
+      EXPECT_EQ(delivered(), 0u) << "failing op " << n << " of " << total << " delivered";
+      EXPECT_FALSE(r.accepted) << "op " << n;
+    } else {
+      EXPECT_EQ(delivered(), 1u) << "failing op " << n << " after the \".\" (op " << dot_read
+                                 << ") lost or doubled the message";
+    }
+    if (n == dot_read + 1) {
+      EXPECT_FALSE(r.accepted) << "the 250's write failed, yet the client saw it";
+    }
+    // The same server still serves: a clean transaction after every failure point.
+    reset();
+    countdown = -1;
+    ClientResult after = send_mail(c, sample());
+    EXPECT_TRUE(after.accepted) << "after failing op " << n << ": " << after.error;
+    ASSERT_TRUE(idle());
+    EXPECT_EQ(delivered(), 1u) << "after failing op " << n;
+    EXPECT_EQ(ops.load(), total) << "after failing op " << n;
   }
-  countdown = -1;
-  ClientResult after = send_mail(c, sample());
-  EXPECT_TRUE(after.accepted) << after.error;
   EXPECT_TRUE(wait_for([&] {
     return server.server().sessions_accepted() == server.server().sessions_finished();
   })) << server.server().sessions_accepted() << " accepted, " << server.server().sessions_finished()
