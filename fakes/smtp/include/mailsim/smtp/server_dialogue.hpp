@@ -81,8 +81,11 @@ class AcceptAllHandler : public SessionHandler {};
 struct DialogueOptions {
   std::string hostname = "mx.mailsim.test";  // in the greeting and the EHLO reply
   std::string greeting_text = "ESMTP mailsim";
-  // RFC 5321 §4.5.3.1.4 says 512 octets for a command line; the common practice (and our
-  // brief) is 1000 including CRLF, like the text line limit. Longer: 500 5.5.2.
+  // RFC 5321 §4.5.3.1.4 says 512 octets for a command line, but also (§4.5.3.1) that
+  // implementations should accept longer lines wherever possible. Senders do send them: a
+  // MAIL with SIZE, BODY, SMTPUTF8 and an RFC 3461 ENVID/RET, or an RCPT with a long
+  // ORCPT, passes 512. So 1000 including CRLF, as the text line limit (Postfix's
+  // line_length_limit is 2048). Longer: 500 5.5.2, and never buffered past the limit.
   std::size_t max_command_line = 1000;
   // RFC 5321 §4.5.3.1.6: a text line is at most 1000 octets including CRLF. Decision:
   // accept longer lines (Postfix, Exim and Gmail do; refusing loses real mail) unless
