@@ -25,10 +25,12 @@
 //
 // Bounded: a fixed message count, a time cap per run (smtp-source is killed past it, and the
 // run fails), and 127.0.0.1 only (NETWORK RULE).
-#include <signal.h>
+//
+// Exit status (bench/smtp/README.md): 0 the target is met; 3 every run worked but the target
+// is not met; 1 a run failed (a message refused or not passing every check, smtp-source
+// failing or past its cap); 2 a bad flag or no smtp-source / smtp-sink. So a script can tell
+// "slower than the target" from "broken".
 #include <sys/resource.h>
-#include <sys/types.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -38,7 +40,6 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
-#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -55,6 +56,7 @@
 #include "mailsim/dns/server.hpp"
 #include "mailsim/mta/receiving_mta.hpp"
 #include "mailsim/world/world.hpp"
+#include "smtp_load.hpp"
 
 namespace {
 
@@ -63,36 +65,22 @@ namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
-namespace world = mailsim::world;
+using mailsim::bench::Cpu;
+using mailsim::bench::kSmtpSink;
+using mailsim::bench::kSmtpSource;
+using mailsim::bench::kVirtualClient;
+using mailsim::bench::Load;
+using mailsim::bench::slurp;
 
-constexpr std::int64_t kNow = 1741500000;  // the guide's date; DKIM t= and the MTA's clock
-constexpr const char* kSmtpSource = "/usr/sbin/smtp-source";
-constexpr const char* kSmtpSink = "/usr/sbin/smtp-sink";
-constexpr const char* kVirtualClient = "12.34.56.78";  // the guide's mx.nodeseek.com
+// The guide's world with a 2048-bit DKIM key at s1 (smtp_load.hpp).
+using BenchWorld = mailsim::bench::GuideWorld;
 
-// The guide's world (reference/posteio-guide.md §2, §3, §6): nodeseek.com, mx 12.34.56.78,
-// SPF "a mx -all", DMARC p=reject, PTR → mx.nodeseek.com, a 2048-bit DKIM key at s1.
-struct BenchWorld {
-  world::World w;
-  mailsim::auth::DkimKey key;
-  BenchWorld() {
-    using namespace mailsim;
-    w.add_zone("nodeseek.com");
-    w.add_zone("56.34.12.in-addr.arpa");
-    w.add_zone("zen.spamhaus.org");  // queried at connect; the client is not listed
-    w.add(world::make_a("mx.nodeseek.com", kVirtualClient));
-    w.add(world::make_a("nodeseek.com", kVirtualClient));
-    w.add(world::make_mx("nodeseek.com", 10, "mx.nodeseek.com"));
-    w.add(world::make_txt("nodeseek.com", "v=spf1 a mx -all"));
-    w.add(world::make_txt("mx.nodeseek.com", "v=spf1 a -all"));
-    w.add(world::make_txt("_dmarc.nodeseek.com", "v=DMARC1; p=reject"));
-    w.add(world::make_ptr("78.56.34.12.in-addr.arpa", "mx.nodeseek.com"));
-    key = auth::generate_dkim_key("nodeseek.com", "s1", 42, 2048);
-    w.add(world::make_txt("s1._domainkey.nodeseek.com", key.public_txt));
-  }
-};
-// A DKIM-signed message of about `body_bytes` of body, LF line ends: smtp-source -F appends
-// CRLF to each line it reads (and dot-stuffs), so the wire form is the CRLF text we signed.
+constexpr int kExitOk = 0;
+constexpr int kExitError = 1;         // a run failed: no figure to judge
+constexpr int kExitUsage = 2;         // a bad flag, or smtp-source / smtp-sink missing
+constexpr int kExitTargetNotMet = 3;  // every run worked; mailsim < 50 % of smtp-sink
+
+// A DKIM-signed message of about `body_bytes` of body, LF line ends for smtp-source -F.
 std::string signed_message(const mailsim::auth::DkimKey& key, std::size_t body_bytes) {
   std::string text =
       "From: Admin <admin@nodeseek.com>\r\n"
@@ -106,15 +94,9 @@ std::string signed_message(const mailsim::auth::DkimKey& key, std::size_t body_b
   const std::string line = "A line of an ordinary plain-text message body, nothing more.\r\n";
   for (std::size_t n = 0; n < body_bytes; n += line.size()) text += line;
   mailsim::auth::DkimSignOptions options;
-  options.now = kNow;
-  std::string signed_text =
-      mailsim::auth::sign_dkim(mailsim::auth::Message::parse(text), key, options) + text;
-  std::string lf;
-  lf.reserve(signed_text.size());
-  for (std::size_t i = 0; i < signed_text.size(); ++i)
-    if (!(signed_text[i] == '\r' && i + 1 < signed_text.size() && signed_text[i + 1] == '\n'))
-      lf += signed_text[i];
-  return lf;
+  options.now = mailsim::bench::kGuideNow;
+  return mailsim::bench::lf_line_ends(
+      mailsim::auth::sign_dkim(mailsim::auth::Message::parse(text), key, options) + text);
 }
 
 std::uint16_t free_loopback_port() {
@@ -136,91 +118,10 @@ bool port_answers(std::uint16_t port, std::chrono::milliseconds within) {
   return false;
 }
 
-// CPU seconds, split: user space (our code, libraries) and kernel (mostly loopback TCP).
-struct Cpu {
-  double user = 0, sys = 0;
-  double total() const { return user + sys; }
-  Cpu operator-(const Cpu& o) const { return {user - o.user, sys - o.sys}; }
-};
-
-Cpu cpu_of(const struct rusage& u) {
-  return {static_cast<double>(u.ru_utime.tv_sec) + static_cast<double>(u.ru_utime.tv_usec) / 1e6,
-          static_cast<double>(u.ru_stime.tv_sec) + static_cast<double>(u.ru_stime.tv_usec) / 1e6};
-}
-
 Cpu process_cpu() {
   struct rusage u {};
   getrusage(RUSAGE_SELF, &u);
-  return cpu_of(u);
-}
-
-// A child process we started; killed (by its pid only) when still running at destruction.
-class Child {
- public:
-  Child(const std::vector<std::string>& argv, const fs::path& output) {
-    pid_ = fork();
-    if (pid_ < 0) throw std::runtime_error("fork failed");
-    if (pid_ == 0) {
-      FILE* out = std::fopen(output.c_str(), "w");
-      if (out) {
-        dup2(fileno(out), 1);
-        dup2(fileno(out), 2);
-      }
-      std::vector<char*> args;
-      for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-      args.push_back(nullptr);
-      execv(args[0], args.data());
-      std::perror("execv");
-      _exit(127);
-    }
-  }
-  ~Child() { kill_now(); }
-  Child(const Child&) = delete;
-  Child& operator=(const Child&) = delete;
-
-  // Waits until the child exits or `cap` passes (then kills it); the exit status, or
-  // nullopt on timeout.
-  std::optional<int> wait(std::chrono::milliseconds cap) {
-    auto deadline = Clock::now() + cap;
-    while (pid_ > 0) {
-      int status = 0;
-      struct rusage usage {};
-      pid_t r = wait4(pid_, &status, WNOHANG, &usage);
-      if (r == pid_) {
-        pid_ = -1;
-        cpu_ = cpu_of(usage);
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      }
-      if (Clock::now() >= deadline) {
-        kill_now();
-        return std::nullopt;
-      }
-      std::this_thread::sleep_for(2ms);
-    }
-    return std::nullopt;
-  }
-  // CPU the child used (valid once wait() saw it exit).
-  Cpu cpu() const { return cpu_; }
-  void terminate() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGTERM);
-    if (!wait(2s)) kill_now();
-  }
-
- private:
-  void kill_now() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGKILL);
-    waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
-  pid_t pid_ = -1;
-  Cpu cpu_;
-};
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  return mailsim::bench::cpu_of(u);
 }
 
 struct LoadOptions {
@@ -233,44 +134,17 @@ struct LoadOptions {
   fs::path dir;
 };
 
-// What one smtp-source run took: wall seconds and the load client's own CPU (the same
-// client in both runs, so its share of the 2 cores is part of the comparison).
-struct Load {
-  double seconds = 0;
-  Cpu client;
-};
-
-// Runs smtp-source against 127.0.0.1:port. Throws with smtp-source's own output when it
-// fails or runs past the cap.
+// One smtp-source run against 127.0.0.1:port, the same client against both servers (its share
+// of the 2 cores is part of the comparison). Throws when it fails or runs past the cap.
 Load run_smtp_source(const LoadOptions& o, std::uint16_t port, const std::string& label) {
-  // smtp-source -m counts messages across all sessions; -d keeps each connection open.
-  std::vector<std::string> argv = {kSmtpSource,
-                                   "-s",
-                                   std::to_string(o.sessions),
-                                   "-m",
-                                   std::to_string(o.messages),
-                                   "-f",
-                                   "admin@nodeseek.com",
-                                   "-t",
-                                   "someone@gmail.com",
-                                   "-M",
-                                   "mx.nodeseek.com",
-                                   "-F",
-                                   o.message_file.string()};
-  if (o.reuse) argv.push_back("-d");
-  argv.push_back(fmt::format("127.0.0.1:{}", port));
-  fs::path out = o.dir / ("smtp-source." + label + ".log");
-  auto t0 = Clock::now();
-  Child source(argv, out);
-  std::optional<int> status = source.wait(o.cap);
-  double elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
-  if (!status)
-    throw std::runtime_error(fmt::format("smtp-source against {} ran past the {} s cap: {}", label,
-                                         o.cap.count() / 1000, slurp(out)));
-  if (*status != 0)
-    throw std::runtime_error(
-        fmt::format("smtp-source against {} exited {}: {}", label, *status, slurp(out)));
-  return {elapsed, source.cpu()};
+  mailsim::bench::SmtpSourceOptions so;
+  so.messages = o.messages;
+  so.sessions = o.sessions;
+  so.reuse = o.reuse;
+  so.cap = o.cap;
+  so.message_file = o.message_file;
+  so.log = o.dir / ("smtp-source." + label + ".log");
+  return mailsim::bench::run_smtp_source(so, port, label);
 }
 
 struct MtaRun {
@@ -294,7 +168,7 @@ MtaRun bench_mta(const LoadOptions& o, BenchWorld& bw, const std::string& dns_mo
   }
   mailsim::mta::MtaConfig config;
   config.persona = "gmail";
-  config.now = kNow + 60;
+  config.now = mailsim::bench::kGuideNow + 60;
   config.threads = threads;
   config.command_timeout = 30s;
   // The loopback fabric's job: the MTA sees the guide's address, not 127.0.0.1.
@@ -354,7 +228,7 @@ SinkRun bench_sink(const LoadOptions& o) {
   }
   argv.push_back(fmt::format("127.0.0.1:{}", port));
   argv.push_back("256");  // listen backlog
-  Child sink(argv, o.dir / "smtp-sink.log");
+  mailsim::bench::Child sink(argv, o.dir / "smtp-sink.log");
   if (!port_answers(port, 5s))
     throw std::runtime_error("smtp-sink does not answer on 127.0.0.1:" + std::to_string(port) +
                              ": " + slurp(o.dir / "smtp-sink.log"));
@@ -409,7 +283,11 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 16));
   app.add_option("--rounds", rounds, "rounds per configuration (sink and mailsim alternate)")
       ->check(CLI::Range(1, 10));
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? kExitOk : kExitUsage;
+  }
   o.cap = std::chrono::seconds(cap_seconds);
 
   for (const char* tool : {kSmtpSource, kSmtpSink})
@@ -417,11 +295,11 @@ int main(int argc, char** argv) {
       std::fprintf(stderr,
                    "bench/smtp: %s not found — install Debian's postfix (scripts/bootstrap)\n",
                    tool);
-      return 2;
+      return kExitUsage;
     }
   o.dir = fs::temp_directory_path() / fmt::format("mailsim_bench_smtp_{}", getpid());
   fs::create_directories(o.dir);
-  int rc = 0;
+  int rc = kExitOk;
   try {
     BenchWorld bw;
     std::string message = signed_message(bw.key, body_bytes);
@@ -505,9 +383,10 @@ int main(int argc, char** argv) {
     }
     std::printf("issue 4 target (>= 50 %% of smtp-sink at every load, best thread count): %s\n",
                 met ? "met" : "NOT met");
+    if (!met) rc = kExitTargetNotMet;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench/smtp: %s\n", e.what());
-    rc = 1;
+    rc = kExitError;
   }
   std::error_code ec;
   fs::remove_all(o.dir, ec);
