@@ -1,8 +1,9 @@
 // Torture tests on ReceivingMta (issue 4 "Torture"): over-long lines, 10,000 RCPTs, a 50 MB
-// DATA past the size limit with bounded memory, slow senders that time out while others are
-// served, 500 concurrent connections, and swaks (a real, independent client) with and
-// without STARTTLS. A gmail persona with every check on, on 127.0.0.1 ephemeral ports only,
-// the guide's world through the in-process resolver; each test is bounded in time.
+// DATA past the size limit, slow senders that time out while others are served, 500
+// concurrent connections — the last three with peak-RSS bounds — and real, independent
+// clients: swaks with and without STARTTLS, and Postfix's smtp-source as a load client. A
+// gmail persona with every check on, on 127.0.0.1 ephemeral ports only, the guide's world
+// through the in-process resolver; each test is bounded in time.
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -10,12 +11,15 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -31,6 +35,7 @@
 #include "mailsim/smtp/client.hpp"
 #include "mailsim/smtp/test_ca.hpp"
 #include "mailsim/world/world.hpp"
+#include "smtp_load.hpp"  // bench/smtp: the guide's world, smtp-source runs
 
 // True in the sanitize preset (g++ defines __SANITIZE_ADDRESS__, clang has the feature):
 // memory figures are not meaningful there.
@@ -57,25 +62,11 @@ using namespace std::chrono_literals;
 
 constexpr std::int64_t kNow = 1741500000;  // the guide's date (fixed clock)
 
-// The guide's records: nodeseek.com, mx 12.34.56.78 with FCrDNS, SPF "a mx -all", DMARC
-// p=reject, a DKIM key at s1 — so a signed message from 12.34.56.78 passes every check.
-struct TortureWorld {
-  world::World w;
-  auth::DkimKey key;
-  TortureWorld() {
-    w.add_zone("nodeseek.com");
-    w.add_zone("56.34.12.in-addr.arpa");
-    w.add_zone("zen.spamhaus.org");
-    w.add(world::make_a("mx.nodeseek.com", "12.34.56.78"));
-    w.add(world::make_a("nodeseek.com", "12.34.56.78"));
-    w.add(world::make_mx("nodeseek.com", 10, "mx.nodeseek.com"));
-    w.add(world::make_txt("nodeseek.com", "v=spf1 a mx -all"));
-    w.add(world::make_txt("mx.nodeseek.com", "v=spf1 a -all"));
-    w.add(world::make_txt("_dmarc.nodeseek.com", "v=DMARC1; p=reject"));
-    w.add(world::make_ptr("78.56.34.12.in-addr.arpa", "mx.nodeseek.com"));
-    key = auth::generate_dkim_key("nodeseek.com", "s1", 7, 1024);
-    w.add(world::make_txt("s1._domainkey.nodeseek.com", key.public_txt));
-  }
+// The guide's records (the bench's world): nodeseek.com, mx 12.34.56.78 with FCrDNS, SPF
+// "a mx -all", DMARC p=reject, a DKIM key at s1 — so a signed message from 12.34.56.78 passes
+// every check. A 1024-bit key: these tests are about the server, not RSA's cost.
+struct TortureWorld : bench::GuideWorld {
+  TortureWorld() : GuideWorld(1024, 7) {}
 };
 
 std::string signed_message(const auth::DkimKey& key, const std::string& body,
@@ -114,6 +105,66 @@ bool reset_peak_rss() {
   out.flush();
   return static_cast<bool>(out);
 }
+
+// Why this build or machine cannot bound the memory a test uses, or nullopt when it can.
+// The tests that measure call GTEST_SKIP with it at their end (after every other check), so
+// an unmeasured bound shows as a skip with its reason, never as a silent pass.
+std::optional<std::string> rss_unmeasurable() {
+  // ASan keeps freed blocks in a quarantine (256 MB by default) and adds shadow memory, so
+  // RSS says nothing about what a session holds; the bounds are checked in release builds.
+  if (kUnderAddressSanitizer)
+    return "peak-RSS bound not checked under AddressSanitizer (quarantine and shadow memory)";
+  if (status_kb("VmRSS") <= 0 || status_kb("VmHWM") <= 0)
+    return "peak-RSS bound not checked: /proc/self/status has no VmRSS/VmHWM";
+  return std::nullopt;
+}
+
+// The peak resident memory of this process over a stretch of a test, as growth over its RSS
+// at the start. Two measures, the stronger one that works: VmHWM after resetting it through
+// /proc/self/clear_refs (exact, kept by the kernel; some sandboxes refuse the write), else
+// VmRSS sampled every 2 ms by a thread of its own (always available; it could miss a spike
+// shorter than 2 ms, which a buffer held while megabytes arrive or sessions stay open is not).
+class PeakRss {
+ public:
+  PeakRss() : before_kb_(status_kb("VmRSS")), hwm_reset_(reset_peak_rss()) {
+    sampled_kb_ = before_kb_;
+    sampler_ = std::thread([this] {
+      while (!done_.load()) {
+        long now = status_kb("VmRSS");
+        if (now > sampled_kb_.load()) sampled_kb_.store(now);
+        std::this_thread::sleep_for(2ms);
+      }
+    });
+  }
+  ~PeakRss() { stop(); }
+  PeakRss(const PeakRss&) = delete;
+  PeakRss& operator=(const PeakRss&) = delete;
+
+  // Stops measuring (once); the peak's growth in kB over the RSS at construction.
+  long growth_kb() {
+    stop();
+    return peak_kb_ - before_kb_;
+  }
+  long before_kb() const { return before_kb_; }
+  const char* measure() const {
+    return hwm_reset_ ? "VmHWM, reset via clear_refs" : "VmRSS sampled every 2 ms";
+  }
+
+ private:
+  void stop() {
+    if (!sampler_.joinable()) return;
+    done_.store(true);
+    sampler_.join();
+    long now = status_kb("VmRSS");
+    peak_kb_ = hwm_reset_ ? status_kb("VmHWM") : std::max(sampled_kb_.load(), now);
+  }
+  const long before_kb_;
+  const bool hwm_reset_;
+  std::atomic<long> sampled_kb_{0};
+  std::atomic<bool> done_{false};
+  long peak_kb_ = 0;
+  std::thread sampler_;
+};
 
 // A blocking client socket with a receive deadline, for protocol-level abuse.
 struct Raw {
@@ -243,9 +294,13 @@ TEST_F(MtaTorture, TenThousandRecipients) {
   smtp::OutgoingMessage m = message("ten thousand recipients\r\n");
   m.rcpt_to.clear();
   for (int i = 0; i < 10000; ++i) m.rcpt_to.push_back(fmt::format("user{}@gmail.com", i));
+  const auto unmeasurable = rss_unmeasurable();
+  PeakRss rss;
   auto t0 = Clock::now();
   smtp::ClientResult r = smtp::send_mail(client(mta.port()), m);  // pipelined (RFC 2920)
   auto took = Clock::now() - t0;
+  auto ds = mta.wait_for(1, 10s);
+  const long growth_kb = rss.growth_kb();
   ASSERT_TRUE(r.accepted) << r.error;
   ASSERT_EQ(r.rcpts.size(), 10000u);
   // RFC 5321 §4.5.3.1.8: at least 100 must be taken; past the limit, 452 4.5.3 for each.
@@ -255,16 +310,25 @@ TEST_F(MtaTorture, TenThousandRecipients) {
     ASSERT_EQ(r.rcpts[i].reply.enhanced, "4.5.3") << i;
   }
   EXPECT_LT(took, 20s);
-  auto ds = mta.wait_for(1, 10s);
   ASSERT_EQ(ds.size(), 1u);
   EXPECT_TRUE(ds[0].accepted()) << delivery_line(ds[0]);
   EXPECT_TRUE(all_pass(ds[0])) << ds[0].authentication_results;
   ASSERT_EQ(ds[0].envelope.rcpt_to.size(), 100u);
   EXPECT_EQ(ds[0].envelope.rcpt_to.front(), "user0@gmail.com");
   EXPECT_EQ(ds[0].envelope.rcpt_to.back(), "user99@gmail.com");
-  std::printf("[ figures  ] 10,000 RCPTs pipelined in %lld ms\n",
-              static_cast<long long>(
-                  std::chrono::duration_cast<std::chrono::milliseconds>(took).count()));
+  std::printf(
+      "[ figures  ] 10,000 RCPTs pipelined in %lld ms; peak RSS +%ld kB over %ld kB (%s)\n",
+      static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(took).count()),
+      growth_kb, rss.before_kb(), rss.measure());
+  // Memory: the server keeps 100 recipients, but both ends hold the whole pipelined exchange
+  // for a while — the client its 10,000 commands (~250 kB), replies and transcript, the
+  // server's session its transcript — about 11 MB measured in release
+  // (2026-12-04). 32 MB leaves room for allocator slack and another machine, and still fails
+  // a server whose memory grows with the square of the commands (a copy of the session per
+  // command, say) or that never stopped buffering replies.
+  if (unmeasurable) GTEST_SKIP() << *unmeasurable << " (the protocol checks above ran)";
+  EXPECT_LT(growth_kb, 32 * 1024) << "peak RSS grew by " << growth_kb << " kB (" << rss.measure()
+                                  << ")";
 }
 
 TEST_F(MtaTorture, FiftyMegabyteDataIsRefusedWith552AndMemoryStaysBounded) {
@@ -280,15 +344,19 @@ TEST_F(MtaTorture, FiftyMegabyteDataIsRefusedWith552AndMemoryStaysBounded) {
   std::string got = raw.replies(4);
   ASSERT_NE(got.find("354"), std::string::npos) << got;
 
-  const long rss_before = status_kb("VmRSS");
-  const bool reset = reset_peak_rss();
+  const auto unmeasurable = rss_unmeasurable();
   std::string chunk;  // 1 MiB of 78-character lines
   while (chunk.size() < (1u << 20)) chunk += std::string(78, 'x') + "\r\n";
   const std::size_t kChunks = 50;
+  PeakRss rss;  // after the chunk is built: only what the server holds while it reads
+  // A header section first, so the 50 MB are body: the message-size limit is what stops them
+  // (not a header-size limit).
+  const std::string header = "Subject: fifty megabytes\r\n\r\n";
+  raw.send(header);
   for (std::size_t i = 0; i < kChunks; ++i) raw.send(chunk);
   raw.send(".\r\n");
   got = raw.replies(1);
-  const long hwm_after = status_kb("VmHWM");
+  const long growth_kb = rss.growth_kb();
   EXPECT_NE(got.find("552 5.3.4"), std::string::npos) << got;
 
   // The session is still usable: a normal signed message goes through after the refusal.
@@ -301,18 +369,15 @@ TEST_F(MtaTorture, FiftyMegabyteDataIsRefusedWith552AndMemoryStaysBounded) {
   EXPECT_NE(got.find("250 2.0.0 OK"), std::string::npos) << got;
 
   // Memory: 50 MB went through, at most the 10 MB limit was ever held (then dropped). The
-  // peak RSS of this whole process grew by well under the 50 MB sent.
-  ASSERT_GT(rss_before, 0);
-  ASSERT_GT(hwm_after, 0);
-  const long growth_kb = hwm_after - rss_before;
-  std::printf("[ figures  ] 50 MB DATA: peak RSS %ld kB over %ld kB before (%s)\n", growth_kb,
-              rss_before, reset ? "VmHWM reset via clear_refs" : "VmHWM not resettable");
-  if (reset && !kUnderAddressSanitizer) {
-    EXPECT_LT(growth_kb, 32 * 1024) << "peak RSS grew by " << growth_kb << " kB";
-  } else if (kUnderAddressSanitizer) {
-    // ASan keeps freed blocks in a quarantine (256 MB by default) and adds shadow memory,
-    // so RSS says nothing about what the session holds; the bound is checked in release.
-    std::printf("[ skipped  ] peak RSS bound not checked under AddressSanitizer\n");
+  // peak RSS of this whole process grows by well under the 50 MB sent: the 10 MB kept, plus
+  // the old block while the growing buffer is copied into a larger one — about 17 MB
+  // measured in release (2026-12-04). 32 MB leaves room for another allocator and machine and
+  // still fails a server that kept what came past the limit (50 MB).
+  std::printf("[ figures  ] 50 MB DATA: peak RSS +%ld kB over %ld kB before (%s)\n", growth_kb,
+              rss.before_kb(), rss.measure());
+  if (!unmeasurable) {
+    EXPECT_LT(growth_kb, 32 * 1024)
+        << "peak RSS grew by " << growth_kb << " kB (" << rss.measure() << ")";
   }
 
   auto ds = mta.wait_for(2, 10s);
@@ -335,8 +400,9 @@ TEST_F(MtaTorture, FiftyMegabyteDataIsRefusedWith552AndMemoryStaysBounded) {
   EXPECT_TRUE(all_pass(after)) << after.authentication_results;
   bool counted = false;  // the transcript names the bytes that came, not only those kept
   for (const auto& l : after.transcript)
-    counted |= l.text == fmt::format("<message: {} bytes>", kChunks * chunk.size());
+    counted |= l.text == fmt::format("<message: {} bytes>", header.size() + kChunks * chunk.size());
   EXPECT_TRUE(counted);
+  if (unmeasurable) GTEST_SKIP() << *unmeasurable << " (the protocol checks above ran)";
 }
 
 TEST_F(MtaTorture, SlowSendersTimeOutWhileOthersAreServed) {
@@ -401,6 +467,8 @@ TEST_F(MtaTorture, FiveHundredConcurrentConnectionsWhileServingOthers) {
   ReceivingMta mta(config(), *resolver_);
   mta.start();
   constexpr int kConnections = 500;
+  const auto unmeasurable = rss_unmeasurable();
+  PeakRss rss;
   auto t0 = Clock::now();
   std::vector<std::unique_ptr<Raw>> conns;
   for (int i = 0; i < kConnections; ++i) conns.push_back(std::make_unique<Raw>(mta.port()));
@@ -417,27 +485,85 @@ TEST_F(MtaTorture, FiveHundredConcurrentConnectionsWhileServingOthers) {
   smtp::ClientResult r = smtp::send_mail(client(mta.port()), message("while 500 wait\r\n"));
   auto served = Clock::now() - t1;
   EXPECT_TRUE(r.accepted) << r.error;
+  EXPECT_EQ(r.data_end.code, 250) << r.transcript.str();
   EXPECT_LT(served, 2s);
+  // They are all still open (none was dropped to serve it): each answers a NOOP.
+  for (auto& c : conns) c->send("NOOP\r\n");
+  int alive = 0;
+  for (auto& c : conns) alive += c->replies(1).find("250 ") != std::string::npos ? 1 : 0;
+  EXPECT_EQ(alive, kConnections);
 
   for (auto& c : conns) c->send("QUIT\r\n");
   int closed = 0;
   for (auto& c : conns) closed += c->replies(1).find("221 ") != std::string::npos ? 1 : 0;
   EXPECT_EQ(closed, kConnections);
-  conns.clear();
   auto ds = mta.wait_for(kConnections + 1, 15s);
+  const long growth_kb = rss.growth_kb();  // the peak is reached while all 500 are open
+  conns.clear();
   auto took = Clock::now() - t0;
   ASSERT_EQ(ds.size(), static_cast<std::size_t>(kConnections + 1));
   int accepted = 0;
   for (const auto& d : ds) accepted += d.accepted() && all_pass(d) ? 1 : 0;
   EXPECT_EQ(accepted, 1);
   EXPECT_LT(took, 20s);
-  std::printf("[ figures  ] %d concurrent sessions, one delivery among them in %lld ms, all in "
-              "%lld ms\n",
-              kConnections,
-              static_cast<long long>(
-                  std::chrono::duration_cast<std::chrono::milliseconds>(served).count()),
-              static_cast<long long>(
-                  std::chrono::duration_cast<std::chrono::milliseconds>(took).count()));
+  std::printf(
+      "[ figures  ] %d concurrent sessions, one delivery among them in %lld ms, all in "
+      "%lld ms; peak RSS +%ld kB over %ld kB (%s)\n",
+      kConnections,
+      static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(served).count()),
+      static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(took).count()),
+      growth_kb, rss.before_kb(), rss.measure());
+  // Memory: both ends are in this process — 500 server sessions (socket, read buffer,
+  // dialogue, transcript) and 500 client sockets with an io_context each — and 501 kept
+  // Deliveries; about 19 MB measured in release (2026-12-04), ~40 kB per connection. 64 MB (~130 kB
+  // per connection, both ends) leaves room for allocator slack and another machine, and still fails
+  // a server that pre-allocated a message-sized buffer per session (500 × the 10 MB SIZE limit) or
+  // leaked sessions.
+  if (unmeasurable) GTEST_SKIP() << *unmeasurable << " (the protocol checks above ran)";
+  EXPECT_LT(growth_kb, 64 * 1024) << "peak RSS grew by " << growth_kb << " kB (" << rss.measure()
+                                  << ")";
+}
+
+// Postfix's smtp-source (an independent C client, the bench's load; bench/smtp) with 20
+// parallel sessions sends 500 DKIM-signed messages, one connection each: every one is a
+// Delivery, accepted, with iprev, SPF, DKIM and DMARC all "pass". Bounded: smtp-source is
+// killed past a 60 s cap (and the test fails with its output).
+TEST_F(MtaTorture, SmtpSourceLoadEveryMessageAcceptedAndPassing) {
+  if (access(bench::kSmtpSource, X_OK) != 0)
+    GTEST_SKIP() << bench::kSmtpSource
+                 << " not installed: it comes with Debian's postfix package (scripts/bootstrap)";
+  constexpr int kMessages = 500;
+  ReceivingMta mta(config(), *resolver_);
+  mta.start();
+  bench::SmtpSourceOptions o;
+  o.messages = kMessages;
+  o.sessions = 20;
+  o.cap = 60s;
+  o.message_file = dir_ / "message.eml";
+  o.log = dir_ / "smtp-source.log";
+  std::ofstream(o.message_file, std::ios::binary)
+      << bench::lf_line_ends(signed_message(world_.key, "from smtp-source\r\n"));
+  bench::Load load;
+  try {
+    load = bench::run_smtp_source(o, mta.port(), "the gmail persona");
+  } catch (const std::exception& e) {
+    FAIL() << e.what();
+  }
+  auto ds = mta.wait_for(kMessages, 10s);
+  ASSERT_EQ(ds.size(), static_cast<std::size_t>(kMessages));
+  int passed = 0, reported = 0;
+  for (const auto& d : ds) {
+    // smtp-source has no STARTTLS: Gmail files the messages as spam (gmail.no_tls), accepted.
+    if (d.accepted() && all_pass(d) && d.envelope.mail_from == "admin@nodeseek.com") {
+      ++passed;
+    } else if (++reported <= 3) {
+      ADD_FAILURE() << delivery_line(d) << "\n" << d.authentication_results;
+    }
+  }
+  EXPECT_EQ(passed, kMessages);
+  EXPECT_EQ(mta.delivery_count(), static_cast<std::size_t>(kMessages));  // no extra attempts
+  std::printf("[ figures  ] smtp-source: %d messages, %d sessions in %.0f ms (%.0f msg/s)\n",
+              kMessages, o.sessions, 1e3 * load.seconds, kMessages / load.seconds);
 }
 
 // swaks (Debian's swaks, an independent Perl client) against the gmail persona, with and
