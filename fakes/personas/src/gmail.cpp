@@ -63,6 +63,24 @@ Persona gmail_persona() {
        "Unauthenticated email from {from_domain} is not accepted due to domain's DMARC policy.\n"
        "A temporary DNS error prevented the policy check; please try again later.",
        Disposition::deferred, 0, kCodes},
+      // providers.md gives "421 4.7.26 / 550 5.7.26" for "neither SPF nor DKIM pass": the 4xx
+      // when the failure is temporary (an SPF or DKIM DNS lookup hit a temporary error), so
+      // the sender's retry may authenticate. It comes before gmail.dmarc because the DMARC
+      // check reports plain fail when SPF was a temperror (RFC 7489 §6.6.2 leaves temporary
+      // errors to the receiver), and a permanent 550 would then hide a passing retry.
+      {"gmail.unauthenticated_temporary", Stage::data,
+       "Neither SPF nor DKIM passes, and SPF or DKIM hit a temporary DNS error (a retry may "
+       "authenticate)",
+       [](const RuleInput& in) {
+         return !authenticated(in) && (spf_is(in, auth::Result::temperror) || dkim_temperror(in));
+       },
+       421, "4.7.26",
+       "This mail has been rate limited because it is unauthenticated. Gmail requires all "
+       "senders to authenticate with either SPF or DKIM.\n\nAuthentication results:\n"
+       " DKIM = did not pass\n SPF [{domain}] with ip: [{ip}] = did not pass\n\n"
+       " For instructions on setting up authentication, go to\n"
+       " https://support.google.com/mail/answer/81126#authentication",
+       Disposition::deferred, 0, kCodes},
       {"gmail.dmarc", Stage::data, "DMARC fails and the domain's policy is reject or quarantine",
        [](const RuleInput& in) {
          return dmarc_is(in, auth::Result::fail) &&

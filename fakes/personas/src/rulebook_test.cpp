@@ -143,6 +143,23 @@ std::vector<Row> first_match_rows() {
                       "DMARC policy.",
                       "A temporary DNS error prevented the policy check; please try again later. "
                       "sim0001 - gsmtp"}}},
+      // SPF temperror, unsigned, and the domain's p=reject: deferred, not refused for good.
+      {"gmail", "gmail.unauthenticated_temporary",
+       [](auth::CheckSet& c, Facts&) {
+         c.spf->result = Result::temperror;
+         no_dkim(c);
+         dmarc_fails(c, "reject");
+       },
+       data, deferred,
+       ExpectedReply{421,
+                     "4.7.26",
+                     {"This mail has been rate limited because it is unauthenticated. Gmail "
+                      "requires all senders to authenticate with either SPF or DKIM.",
+                      "", "Authentication results:", " DKIM = did not pass",
+                      " SPF [nodeseek.com] with ip: [12.34.56.78] = did not pass", "",
+                      " For instructions on setting up authentication, go to",
+                      " https://support.google.com/mail/answer/81126#authentication sim0001 - "
+                      "gsmtp"}}},
       {"gmail", "gmail.dmarc",
        [](auth::CheckSet& c, Facts&) {
          c.spf->result = Result::fail;
@@ -726,6 +743,29 @@ TEST(FirstMatch, FindingsAfterTheReplyingRuleAreRecorded) {
   EXPECT_EQ(r.verdict.disposition, Disposition::rejected);
   EXPECT_TRUE(r.fired("gmail.no_tls"));
   EXPECT_EQ(r.hits.back().id, "gmail.no_tls");
+}
+
+// Gmail: a temporary SPF or DKIM error defers an otherwise unauthenticated message (421
+// 4.7.26); with SPF passing, a DKIM temperror changes nothing.
+TEST(Gmail, UnauthenticatedTemporaryDefersOnlyWithoutAPass) {
+  auto c = good_checks();
+  auto f = good_facts();
+  c.spf->result = Result::fail;
+  c.dkim->signatures[0].result = Result::temperror;
+  c.dkim->result = Result::temperror;
+  dmarc_fails(c, "reject");
+  StageRun r = run("gmail", c, f);
+  ASSERT_TRUE(r.verdict.reply);
+  EXPECT_EQ(r.verdict.reply->code, 421);
+  EXPECT_EQ(r.verdict.reply->enhanced, "4.7.26");
+  EXPECT_EQ(r.hits.back().id, "gmail.unauthenticated_temporary");
+
+  c = good_checks();
+  c.dkim->signatures[0].result = Result::temperror;
+  c.dkim->result = Result::temperror;
+  r = run("gmail", c, f);
+  EXPECT_FALSE(r.verdict.reply) << r.verdict.reply->summary();
+  EXPECT_FALSE(r.fired("gmail.unauthenticated_temporary"));
 }
 
 // Yahoo: an unauthenticated message is deferred with TSS04 when SPF or DKIM failed only for
