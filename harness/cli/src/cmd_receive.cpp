@@ -1,6 +1,9 @@
 // `mailsim receive`: one persona's ReceivingMta on a loopback address, resolving through the
 // fake DNS over the wire, so anyone can point swaks at it. Prints each Delivery as a line.
 #include <pthread.h>
+
+#include <algorithm>
+#include <cctype>
 #include <csignal>
 #include <cstdio>
 #include <iostream>
@@ -8,6 +11,9 @@
 #include <stdexcept>
 
 #include <fmt/core.h>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/tcp.hpp>
 
 #include "commands.hpp"
 #include "mailsim/dns/resolver.hpp"
@@ -22,28 +28,56 @@ struct HostPort {
   std::uint16_t port = 0;
 };
 
-// "127.0.0.1:2525" or "[::1]:2525".
-HostPort parse_host_port(const std::string& text, const char* what) {
+// "127.0.0.1:2525" or "[::1]:2525": a loopback IP literal (names are not resolved: the only
+// resolver is the fake DNS) and a decimal port from `min_port` to 65535. Errors name the
+// flag, what was given and what is expected; main() prints them and exits 2.
+HostPort parse_host_port(const std::string& text, const char* what, unsigned min_port) {
+  const std::string expected = fmt::format("expected a loopback ADDRESS:PORT, e.g. 127.0.0.1:{}",
+                                           std::string_view(what) == "--dns" ? "5300" : "2525");
   auto colon = text.rfind(':');
-  if (colon == std::string::npos || colon + 1 == text.size())
-    throw std::invalid_argument(fmt::format("{} '{}': expected ADDRESS:PORT", what, text));
+  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size())
+    throw std::invalid_argument(fmt::format("{} '{}': {}", what, text, expected));
   std::string host = text.substr(0, colon);
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
     host = host.substr(1, host.size() - 2);
-  unsigned long port = 0;
-  try {
-    port = std::stoul(text.substr(colon + 1));
-  } catch (const std::exception&) {
-    port = 70000;
-  }
-  if (port > 65535)
-    throw std::invalid_argument(fmt::format("{} '{}': port must be 0-65535", what, text));
+  const std::string digits = text.substr(colon + 1);
+  unsigned long port = 70000;
+  if (digits.size() <= 5 && std::all_of(digits.begin(), digits.end(),
+                                        [](unsigned char c) { return std::isdigit(c) != 0; }))
+    port = std::stoul(digits);
+  if (port < min_port || port > 65535)
+    throw std::invalid_argument(
+        fmt::format("{} '{}': the port must be a number from {} to 65535", what, text, min_port));
+  boost::system::error_code ec;
+  boost::asio::ip::make_address(host, ec);
+  if (ec)
+    throw std::invalid_argument(
+        fmt::format("{} '{}': '{}' is not an IP address (names are not resolved); {}", what, text,
+                    host, expected));
   if (!mta::is_loopback_address(host))
     throw std::invalid_argument(fmt::format(
         "{} '{}': only loopback addresses (127.0.0.0/8, ::1) are allowed in the sealed world", what,
         text));
   return {host, static_cast<std::uint16_t>(port)};
 }
+
+// Refuses a --listen port someone already holds, before the server is built, with a message
+// that names the flag (a plain bind: a holder with or without SO_REUSEPORT refuses it).
+void check_can_listen(const HostPort& listen) {
+  if (listen.port == 0) return;  // ephemeral: the kernel picks a free one
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor probe(io);
+  boost::asio::ip::tcp::endpoint at(boost::asio::ip::make_address(listen.host), listen.port);
+  boost::system::error_code ec;
+  probe.open(at.protocol(), ec);
+  if (!ec) probe.set_option(boost::asio::ip::tcp::acceptor::reuse_address(true), ec);
+  if (!ec) probe.bind(at, ec);
+  if (ec)
+    throw std::invalid_argument(fmt::format("--listen '{}:{}': cannot listen there: {}",
+                                            listen.host, listen.port, ec.message()));
+}
+
+constexpr int kMaxThreads = 256;
 
 struct ReceiveOptions {
   std::string persona = "gmail";
@@ -56,11 +90,13 @@ struct ReceiveOptions {
   bool no_tls = false;
   bool verbose = false;
   std::int64_t now = 0;
+  int threads = 1;
 };
 
 int run_receive(const ReceiveOptions& o) {
-  HostPort listen = parse_host_port(o.listen, "--listen");
-  HostPort dns_at = parse_host_port(o.dns, "--dns");
+  HostPort listen = parse_host_port(o.listen, "--listen", 0);  // 0: any free port
+  HostPort dns_at = parse_host_port(o.dns, "--dns", 1);
+  check_can_listen(listen);
   auto resolver = dns::make_wire_resolver(dns_at.host, dns_at.port);
 
   mta::MtaConfig config;
@@ -70,6 +106,7 @@ int run_receive(const ReceiveOptions& o) {
   config.port = listen.port;
   config.dnsbl_zones = o.dnsbl;
   config.bulk = o.bulk;
+  config.threads = o.threads;
   config.keep_deliveries = false;  // each is printed as it comes; memory stays flat
   if (o.now > 0) config.now = o.now;
   if (!o.client_ip.empty()) {
@@ -102,9 +139,10 @@ int run_receive(const ReceiveOptions& o) {
   });
   mta.start();
   fmt::print(stderr,
-             "mailsim receive: persona {} ({}) on {}:{}, DNS {}:{}, STARTTLS {}; Ctrl-C stops\n",
+             "mailsim receive: persona {} ({}) on {}:{}, DNS {}:{}, STARTTLS {}, {} thread(s); "
+             "Ctrl-C stops\n",
              persona.name, mta.host(), listen.host, mta.port(), dns_at.host, dns_at.port,
-             o.no_tls ? "off" : "on (mailsim test CA)");
+             o.no_tls ? "off" : "on (mailsim test CA)", o.threads);
   fmt::print(stderr, "score: {}\n", persona.score_formula);
   int sig = 0;
   sigwait(&signals, &sig);
@@ -128,13 +166,34 @@ void register_receive_commands(CLI::App& app, int& exit_code) {
   cmd->add_option("--dns", o->dns, "The fake DNS server, loopback ADDRESS:PORT")->required();
   cmd->add_option("--host", o->host, "Greeting host / authserv-id (default: the persona's)");
   cmd->add_option("--client-ip", o->client_ip,
-                  "Treat every client as this (virtual) address, e.g. 12.34.56.78");
+                  "Treat every client as this (virtual) address, e.g. 12.34.56.78 (else the "
+                  "persona sees 127.0.0.1, which has no PTR in the world)");
   cmd->add_option("--dnsbl", o->dnsbl, "DNSBL zones to query at connect")->capture_default_str();
   cmd->add_flag("--bulk", o->bulk,
                 "Treat every message as bulk (else Precedence: bulk/list or "
                 "X-Mailsim-Bulk: yes marks it)");
   cmd->add_flag("--no-tls", o->no_tls, "Do not offer STARTTLS");
   cmd->add_option("--now", o->now, "Fixed clock, seconds since the epoch (DKIM x= checks)");
+  cmd->add_option("--threads", o->threads,
+                  "Threads that serve sessions and run the checks (MtaConfig::threads)")
+      ->capture_default_str()
+      ->check(CLI::Validator(
+          [](std::string& value) -> std::string {
+            int n = 0;
+            try {
+              std::size_t used = 0;
+              n = std::stoi(value, &used);
+              if (used != value.size()) n = 0;
+            } catch (const std::exception&) {
+              n = 0;
+            }
+            // The cap only keeps a typo (10000) from exhausting the process's threads.
+            return n >= 1 && n <= kMaxThreads
+                       ? ""
+                       : fmt::format("'{}': need a whole number of threads from 1 to {}", value,
+                                     kMaxThreads);
+          },
+          "N"));
   cmd->add_flag("-v,--verbose", o->verbose, "Print every rule and the transcript");
   cmd->callback([o, &exit_code] { exit_code = run_receive(*o); });
 }
