@@ -264,9 +264,12 @@ asio::awaitable<void> Session::run(std::shared_ptr<Session> self) {
   info.client_ip =
       opts.client_address ? opts.client_address(info.peer) : info.peer.address().to_string();
   if (overloaded_) {
-    // RFC 5321 §3.8: a server that cannot serve now says 421 and closes.
-    const std::string bye = fmt::format("421 {} {} Too many connections, try again later\r\n",
-                                        esc::kSystemNotAccepting, opts.dialogue.hostname);
+    // RFC 5321 §3.8: a server that cannot serve now says 421 and closes — with no enhanced
+    // code when the dialogue would send none (RFC 2034; DialogueOptions::enhancedstatuscodes).
+    const std::string bye =
+        make_reply(421, opts.dialogue.enhancedstatuscodes ? esc::kSystemNotAccepting : "",
+                   fmt::format("{} Too many connections, try again later", opts.dialogue.hostname))
+            .wire();
     if (begin_write(bye, opts.command_timeout, ec)) co_await async_write(bye, ec);
   } else {
     std::unique_ptr<SessionHandler> handler = state_->factory ? state_->factory(info) : nullptr;

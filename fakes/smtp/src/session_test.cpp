@@ -617,6 +617,21 @@ TEST(Torture, TwoHundredConcurrentConnections) {
   EXPECT_EQ(seen.messages.size(), static_cast<std::size_t>(kClients));
 }
 
+// Past max_sessions the server says 421 4.3.2 and closes; with enhanced status codes off,
+// that reply carries none either (RFC 2034), like every reply of the dialogue.
+TEST(Session, OverloadSays421WithOrWithoutEnhancedCode) {
+  for (bool enhanced : {true, false}) {
+    Seen seen;
+    ServerOptions o = quick_options();
+    o.max_sessions = 0;
+    o.dialogue.enhancedstatuscodes = enhanced;
+    ServerThread server(o, factory_for(seen));
+    Raw raw(server.port());
+    const std::string text = "mx.mailsim.test Too many connections, try again later\r\n";
+    EXPECT_EQ(raw.until_eof(), (enhanced ? "421 4.3.2 " : "421 ") + text);
+  }
+}
+
 TEST(Session, StopSays421ToLiveSessions) {
   Seen seen;
   ServerThread server(quick_options(), factory_for(seen));
