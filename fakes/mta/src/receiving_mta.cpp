@@ -490,13 +490,16 @@ void ReceivingMta::start() {
   options.dialogue.hostname = shared_->host;
   options.dialogue.max_message_size = config_.max_message_size;
   auto shared = shared_;
-  server_ = std::make_unique<Server>();
-  server_->thread = std::make_unique<smtp::ServerThread>(
+  // Built aside and kept only once it listens: a bind that throws (port in use) must leave
+  // the MTA stopped, not holding a Server without a thread for stop() to trip over.
+  auto server = std::make_unique<Server>();
+  server->thread = std::make_unique<smtp::ServerThread>(
       options,
       [shared](const smtp::ConnectionInfo&) -> std::unique_ptr<smtp::SessionHandler> {
         return std::make_unique<MtaSession>(shared);
       },
       std::max(1, config_.threads));
+  server_ = std::move(server);
   server_->thread->server().set_observer(
       [shared](const smtp::SessionContext& ctx, smtp::Transcript& transcript,
                std::string_view) { shared->session_reported(&ctx, transcript.take_lines()); });

@@ -14,6 +14,7 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <system_error>
 
 #include "mailsim/auth/dkim.hpp"
 #include "mailsim/smtp/client.hpp"
@@ -458,6 +459,31 @@ TEST_F(ReceivingMtaTest, StreamingReceiverKeepsNoDeliveries) {
   std::lock_guard lock(mu);
   EXPECT_EQ(sequences, (std::vector<std::uint64_t>{1, 2, 3}));
   for (const auto& m : stored) EXPECT_EQ(m.rfind("Authentication-Results: mx.google.com;", 0), 0u) << m;
+}
+
+// A second MTA on a port the first holds: start() throws naming the address, and the MTA
+// is left stopped (port() says so, stop() and the destructor are harmless), so a caller
+// can report the error and retry on another port.
+TEST(ReceivingMtaConfig, StartOnAPortInUseThrowsAndLeavesTheMtaStopped) {
+  world::World w;
+  auto r = dns::make_world_resolver(w);
+  MtaConfig c;
+  ReceivingMta first(c, *r);
+  first.start();
+  c.port = first.port();
+  ReceivingMta second(c, *r);
+  try {
+    second.start();
+    FAIL() << "a second listener on port " << c.port << " started";
+  } catch (const std::system_error& e) {
+    EXPECT_NE(std::string(e.what()).find("127.0.0.1"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(second.port(), std::logic_error);
+  second.stop();
+  c.port = 0;
+  ReceivingMta third(c, *r);
+  third.start();  // the failed one holds nothing
+  EXPECT_NE(third.port(), first.port());
 }
 
 TEST(ReceivingMtaConfig, RefusesNonLoopbackListenAndUnknownPersona) {
