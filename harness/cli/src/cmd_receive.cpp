@@ -9,6 +9,7 @@
 #include <iostream>
 #include <mutex>
 #include <stdexcept>
+#include <system_error>
 
 #include <fmt/core.h>
 #include <boost/asio/io_context.hpp>
@@ -61,22 +62,6 @@ HostPort parse_host_port(const std::string& text, const char* what, unsigned min
   return {host, static_cast<std::uint16_t>(port)};
 }
 
-// Refuses a --listen port someone already holds, before the server is built, with a message
-// that names the flag (a plain bind: a holder with or without SO_REUSEPORT refuses it).
-void check_can_listen(const HostPort& listen) {
-  if (listen.port == 0) return;  // ephemeral: the kernel picks a free one
-  boost::asio::io_context io;
-  boost::asio::ip::tcp::acceptor probe(io);
-  boost::asio::ip::tcp::endpoint at(boost::asio::ip::make_address(listen.host), listen.port);
-  boost::system::error_code ec;
-  probe.open(at.protocol(), ec);
-  if (!ec) probe.set_option(boost::asio::ip::tcp::acceptor::reuse_address(true), ec);
-  if (!ec) probe.bind(at, ec);
-  if (ec)
-    throw std::invalid_argument(fmt::format("--listen '{}:{}': cannot listen there: {}",
-                                            listen.host, listen.port, ec.message()));
-}
-
 constexpr int kMaxThreads = 256;
 
 struct ReceiveOptions {
@@ -96,7 +81,6 @@ struct ReceiveOptions {
 int run_receive(const ReceiveOptions& o) {
   HostPort listen = parse_host_port(o.listen, "--listen", 0);  // 0: any free port
   HostPort dns_at = parse_host_port(o.dns, "--dns", 1);
-  check_can_listen(listen);
   auto resolver = dns::make_wire_resolver(dns_at.host, dns_at.port);
 
   mta::MtaConfig config;
@@ -137,7 +121,13 @@ int run_receive(const ReceiveOptions& o) {
     }
     std::fflush(stdout);
   });
-  mta.start();
+  try {
+    mta.start();
+  } catch (const std::system_error& e) {
+    // A port someone holds (or an alias not configured): name the flag, exit 2.
+    throw std::invalid_argument(
+        fmt::format("--listen '{}': cannot listen there: {}", o.listen, e.what()));
+  }
   fmt::print(stderr,
              "mailsim receive: persona {} ({}) on {}:{}, DNS {}:{}, STARTTLS {}, {} thread(s); "
              "Ctrl-C stops\n",
