@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <random>
 #include <stdexcept>
@@ -194,6 +195,7 @@ class WireResolver final : public Resolver {
         answer.records.push_back(std::move(r));
       }
       answer.status = step.status;
+      answer.negative_ttl = step.negative_ttl;
       // NOERROR with a chain that ends in a target the server did not answer, and no SOA
       // (which would have meant NODATA): ask for the target.
       if (step.status == DnsStatus::ok && chain_open && !step_had_soa_) {
@@ -272,8 +274,16 @@ class WireResolver final : public Resolver {
       answer.records.push_back(std::move(*record));
     }
     const ldns_rr_list* authority = ldns_pkt_authority(r.get());
-    for (std::size_t i = 0; i < ldns_rr_list_rr_count(authority); ++i)
-      step_had_soa_ |= ldns_rr_get_type(ldns_rr_list_rr(authority, i)) == LDNS_RR_TYPE_SOA;
+    for (std::size_t i = 0; i < ldns_rr_list_rr_count(authority); ++i) {
+      const ldns_rr* rr = ldns_rr_list_rr(authority, i);
+      if (ldns_rr_get_type(rr) != LDNS_RR_TYPE_SOA) continue;
+      step_had_soa_ = true;
+      // RFC 2308 §5: a negative answer lives for the lesser of the SOA's TTL and MINIMUM
+      // (the SOA's seventh field).
+      std::uint32_t ttl = ldns_rr_ttl(rr);
+      if (ldns_rr_rd_count(rr) >= 7) ttl = std::min(ttl, ldns_rdf2native_int32(ldns_rr_rdf(rr, 6)));
+      answer.negative_ttl = ttl;
+    }
     if (answer.status == DnsStatus::nxdomain) return answer;
     if (has_type) {
       answer.status = DnsStatus::ok;

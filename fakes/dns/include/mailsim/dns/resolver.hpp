@@ -5,7 +5,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -37,6 +39,10 @@ struct Answer {
   // chain comes first (records of type CNAME), then the target's records.
   std::vector<Record> records;
   bool truncated_udp = false;  // the UDP answer had TC=1 and TCP was used (wire client)
+  // How long a negative answer (NXDOMAIN, NODATA) may be kept: the lesser of the authority
+  // SOA's TTL and its MINIMUM field (RFC 2308 §5). Set by the wire client when the server
+  // sent that SOA; unset otherwise (the in-process resolver, a positive answer).
+  std::optional<std::uint32_t> negative_ttl;
   bool ok() const { return status == DnsStatus::ok; }
   // True for the statuses RFC 7208 §2.6.6 / RFC 7489 §6.6.3 call temporary.
   bool temporary_error() const {
@@ -87,5 +93,38 @@ std::unique_ptr<Resolver> make_wire_resolver(std::string address, std::uint16_t 
 std::unique_ptr<Resolver> make_namespace_wire_resolver(std::string address, std::uint16_t port,
                                                        std::chrono::milliseconds timeout =
                                                            std::chrono::milliseconds(2000));
+
+// A caching layer in front of another resolver, as every real receiving MX has one (a
+// provider's MX does not ask the authoritative server again for each message). Keeps an
+// answer for its TTL — the least TTL of its records (a CNAME chain included; RFC 2181 §5.2,
+// RFC 1035 §3.2.1: TTL 0 is not kept) or, for NXDOMAIN/NODATA, Answer::negative_ttl
+// (RFC 2308 §5; negative answers without it are not kept) — and never longer than
+// `max_ttl`. Failures (SERVFAIL, timeout, REFUSED, FORMERR) are never kept, so a fault in
+// the world is seen by every lookup. A kept answer is returned exactly as it came (TTLs are
+// not counted down), so traces built on it read the same. Thread-safe.
+struct CacheOptions {
+  std::chrono::seconds max_ttl{60};  // 0: keep nothing (every lookup goes to `inner`)
+  std::size_t max_entries = 10000;   // past it, expired entries go, then the oldest
+  // The clock TTLs count on (injected in tests); default std::chrono::steady_clock::now.
+  std::function<std::chrono::steady_clock::time_point()> clock;
+};
+
+class CachingResolver final : public Resolver {
+ public:
+  // `inner` must outlive this resolver.
+  explicit CachingResolver(Resolver& inner, CacheOptions options = {});
+  ~CachingResolver() override;
+  Answer query(std::string_view name, RrType type) override;
+
+  struct Stats {
+    std::uint64_t hits = 0, misses = 0;  // misses: lookups passed to `inner`
+    std::size_t entries = 0;
+  };
+  Stats stats() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 }  // namespace mailsim::dns
