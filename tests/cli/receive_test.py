@@ -201,6 +201,40 @@ def test_without_client_ip_gmail_refuses_127_0_0_1_at_rcpt(dns):
         r.kill()
 
 
+def dns_queries_for(messages, *flags):
+    """Queries a fresh `mailsim dns serve` answered while a receiver took `messages` mails."""
+    with Mailsim("dns", "serve", "--scenario", "guide-baseline", "--listen", "127.0.0.1:0") as d:
+        dns_at = d.wait_line("stdout", r"listening on (127\.0\.0\.1:\d+) ").group(1)
+        r, port = receive(dns_at, "--client-ip", "12.34.56.78", "--no-tls", *flags)
+        try:
+            for n in range(messages):
+                s = smtp_session(port, tls=False)
+                try:
+                    assert s.sendmail("admin@nodeseek.com", ["someone@gmail.com"], message()) == {}
+                finally:
+                    s.quit()
+                r.wait_line("stdout", rf"^#{n + 1} gmail .* spam at accepted: ")
+            assert r.interrupt() == 0, r.output()
+        finally:
+            r.kill()
+        rc = d.interrupt()
+        assert rc == 0, d.output()
+        m = d.wait_line("stdout", r"(\d+) queries served")
+        return int(m.group(1)), r.output()
+
+
+# A provider's MX asks a caching resolver: by default answers are kept (up to 60 s), so
+# three messages from the same sender cost the fake DNS no more than the first one did;
+# --dns-cache 0 asks it at every lookup, the same queries for every message.
+def test_dns_answers_are_kept_unless_dns_cache_is_0():
+    uncached, out = dns_queries_for(3, "--dns-cache", "0")
+    assert "DNS 127.0.0.1:" in out and "(no cache)" in out, out
+    assert uncached > 0 and uncached % 3 == 0, uncached
+    cached, out = dns_queries_for(3)
+    assert "(answers kept up to 60 s)" in out, out
+    assert 0 < cached <= uncached // 3, (cached, uncached)
+
+
 def run_receive(*flags):
     """`mailsim receive …` that is expected to stop by itself (a usage error)."""
     return subprocess.run([mailsim_binary(), "receive", *flags], capture_output=True, text=True,
@@ -221,8 +255,9 @@ def run_receive(*flags):
     (["--dns", "5300"],
      "mailsim: --dns '5300': expected a loopback ADDRESS:PORT, e.g. 127.0.0.1:5300"),
     (["--threads", "0"], "--threads: '0': need a whole number of threads from 1 to 256"),
+    (["--dns-cache", "-1"], "--dns-cache: Value -1 not in range 0 to 86400"),
 ], ids=["listen-not-loopback", "unknown-persona", "dns-name", "dns-bad-port", "dns-no-port",
-        "threads-0"])
+        "threads-0", "dns-cache-negative"])
 def test_bad_flags_are_usage_errors(flags, expected):
     # A good --dns unless the case is about --dns: one thing wrong per case.
     dns_flag = [] if "--dns" in flags else ["--dns", "127.0.0.1:5300"]
