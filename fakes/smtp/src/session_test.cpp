@@ -503,14 +503,14 @@ TEST(Session, TricklingSenderIsCutOffWhileOthersAreServed) {
 TEST(Session, AHugeLineSentInLargePiecesIsProgress) {
   Seen seen;
   ServerOptions o = quick_options();
-  o.command_timeout = 500ms;
+  o.command_timeout = 1s;  // 4x the gap between pieces: a loaded CI machine stays inside it
   ServerThread server(o, factory_for(seen));
   Raw raw(server.port());
   raw.replies(1);
   raw.send("EHLO big.test\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\nDATA\r\n");
   std::string ready = raw.replies(4);
   ASSERT_NE(ready.find("354"), std::string::npos) << ready;
-  for (int i = 0; i < 8; ++i) {  // 2 s in all, each piece 250 ms after the last
+  for (int i = 0; i < 8; ++i) {  // 2 s in all (twice the timeout), 250 ms between pieces
     std::this_thread::sleep_for(250ms);
     raw.send(std::string(4000, 'z'));
   }
