@@ -552,16 +552,20 @@ TEST(Session, WriteToAClientThatNeverReadsTimesOut) {
   o.command_timeout = 500ms;
   ServerThread server(o, factory_for(seen));
   Raw raw(server.port());
-  // Tiny buffers on our side and thousands of pipelined NOOPs that we never read: the
-  // server's replies fill both socket buffers and its write blocks until the deadline.
+  // Tiny buffers on our side and thousands of pipelined HELPs that we never read: the
+  // server's replies fill both socket buffers and its write blocks until the deadline. HELP,
+  // not NOOP: its reply is 14 times its command, so the server's send buffer (which the
+  // kernel lets grow to megabytes) fills after a few ten thousand commands — with NOOP it
+  // took hundreds of thousands, more than 5 s of work under AddressSanitizer on a busy
+  // machine, and the test measured that instead of the write deadline.
   raw.sock.set_option(asio::socket_base::receive_buffer_size(4096));
   raw.replies(1);  // the greeting: the session is live
-  std::string noops;
-  for (int i = 0; i < 2000; ++i) noops += "NOOP\r\n";
+  std::string helps;
+  for (int i = 0; i < 2000; ++i) helps += "HELP\r\n";
   auto t0 = std::chrono::steady_clock::now();
   for (int i = 0; i < 200; ++i) {  // at most 2.4 MB; the server stops reading long before
     boost::system::error_code ec;
-    asio::write(raw.sock, asio::buffer(noops), ec);
+    asio::write(raw.sock, asio::buffer(helps), ec);
     if (ec) break;
   }
   expect_closed_once(server, seen, "write failed");
