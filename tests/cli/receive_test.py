@@ -134,14 +134,14 @@ def message():
             "Hello from smtplib.\r\n")
 
 
-def smtp_session(port, tls):
+def smtp_session(port, tls, cafile=None):
     s = smtplib.SMTP("127.0.0.1", port, local_hostname="mx.nodeseek.com", timeout=WAIT)
     if tls:
-        # The command's CA is made at start and not written anywhere: take its certificate
-        # unverified (the test is about the session, not the chain).
-        ctx = ssl.create_default_context()
+        # Without the CA (--ca-out), take the certificate unverified; with it, the chain
+        # must verify (the name is mx.google.com, not the 127.0.0.1 we dial: no name check).
+        ctx = ssl.create_default_context(cafile=cafile)
         ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
+        ctx.verify_mode = ssl.CERT_REQUIRED if cafile else ssl.CERT_NONE
         s.starttls(context=ctx)
         s.ehlo("mx.nodeseek.com")
     return s
@@ -197,6 +197,36 @@ def test_without_client_ip_gmail_refuses_127_0_0_1_at_rcpt(dns):
         rc = r.interrupt()
         assert rc == 0, r.output()
         assert r.lines["stderr"][-1] == "mailsim receive: stopped (1 deliveries)", r.output()
+    finally:
+        r.kill()
+
+
+# --ca-out writes the CA that issued the STARTTLS certificate: a client can verify the chain,
+# and the certificate is for the persona's host; a client trusting only the system's roots
+# cannot.
+def test_ca_out_lets_a_client_verify_the_certificate(dns, tmp_path):
+    ca = tmp_path / "ca.pem"
+    r, port = receive(dns, "--client-ip", "12.34.56.78", "--ca-out", str(ca))
+    try:
+        assert ca.read_text().startswith("-----BEGIN CERTIFICATE-----"), ca.read_text()
+        s = smtplib.SMTP("127.0.0.1", port, local_hostname="mx.nodeseek.com", timeout=WAIT)
+        try:
+            roots_only = ssl.create_default_context()
+            roots_only.check_hostname = False
+            with pytest.raises(ssl.SSLCertVerificationError):
+                s.starttls(context=roots_only)
+        finally:
+            s.close()
+        s = smtp_session(port, tls=True, cafile=str(ca))
+        try:
+            cert = s.sock.getpeercert()
+            names = [v for k, v in cert.get("subjectAltName", ()) if k == "DNS"]
+            assert names == ["mx.google.com"], cert
+            assert s.sendmail("admin@nodeseek.com", ["someone@gmail.com"], message()) == {}
+        finally:
+            s.quit()
+        r.wait_line("stdout", r"^#\d+ gmail 12\.34\.56\.78 .* inbox at accepted: 250 2\.0\.0 OK ")
+        assert r.interrupt() == 0, r.output()
     finally:
         r.kill()
 

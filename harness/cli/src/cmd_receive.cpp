@@ -6,6 +6,7 @@
 #include <cctype>
 #include <csignal>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <mutex>
 #include <stdexcept>
@@ -77,6 +78,7 @@ struct ReceiveOptions {
   std::int64_t now = 0;
   int threads = 1;
   int dns_cache = 60;  // seconds an answer is kept at most; 0 = none
+  std::string ca_out;  // where to write the test CA's certificate ("" = nowhere)
 };
 
 int run_receive(const ReceiveOptions& o) {
@@ -107,6 +109,15 @@ int run_receive(const ReceiveOptions& o) {
   smtp::TestCa ca;
   const auto& persona = personas::persona(o.persona);
   if (!o.no_tls) config.tls = ca.server_context(o.host.empty() ? persona.default_host : o.host);
+  if (!o.ca_out.empty()) {
+    // So a client can verify the chain (swaks --tls-verify --tls-ca-path FILE): the CA is
+    // seeded, so the same file serves every run.
+    std::ofstream file(o.ca_out, std::ios::binary | std::ios::trunc);
+    file << ca.ca_cert_pem();
+    file.close();
+    if (!file)
+      throw std::invalid_argument(fmt::format("--ca-out '{}': cannot write it", o.ca_out));
+  }
 
   // SIGINT/SIGTERM are blocked here (and so in the server threads, which inherit the mask)
   // and taken synchronously below with sigwait: no async-signal-safety concerns.
@@ -199,6 +210,9 @@ void register_receive_commands(CLI::App& app, int& exit_code) {
                   "server at every lookup")
       ->capture_default_str()
       ->check(CLI::Range(0, 86400));
+  cmd->add_option("--ca-out", o->ca_out,
+                  "Write the STARTTLS certificate's CA (PEM) to FILE, so clients can verify it "
+                  "(the CA is seeded: the same every run)");
   cmd->add_flag("-v,--verbose", o->verbose, "Print every rule and the transcript");
   cmd->callback([o, &exit_code] { exit_code = run_receive(*o); });
 }
