@@ -103,12 +103,23 @@ class Mailsim:
         self.kill()
 
 
+def dns_serve():
+    """Starts `mailsim dns serve --scenario guide-baseline` on 127.0.0.1: (process, address)."""
+    d = Mailsim("dns", "serve", "--scenario", "guide-baseline", "--listen", "127.0.0.1:0")
+    try:
+        m = d.wait_line("stdout", r"listening on (127\.0\.0\.1:\d+) ")
+    except BaseException:
+        d.kill()
+        raise
+    return d, m.group(1)
+
+
 @pytest.fixture(scope="module")
 def dns():
-    """`mailsim dns serve --scenario guide-baseline` on 127.0.0.1; yields its ADDRESS:PORT."""
-    with Mailsim("dns", "serve", "--scenario", "guide-baseline", "--listen", "127.0.0.1:0") as d:
-        m = d.wait_line("stdout", r"listening on (127\.0\.0\.1:\d+) ")
-        yield m.group(1)
+    """One `mailsim dns serve` for the module's tests; yields its ADDRESS:PORT."""
+    d, dns_at = dns_serve()
+    with d:
+        yield dns_at
 
 
 def receive(dns_at, *flags):
@@ -134,6 +145,15 @@ def message():
             "Hello from smtplib.\r\n")
 
 
+def send_message(port, tls):
+    """One message from admin@nodeseek.com to someone@gmail.com, which must be accepted."""
+    s = smtp_session(port, tls)
+    try:
+        assert s.sendmail("admin@nodeseek.com", ["someone@gmail.com"], message()) == {}
+    finally:
+        s.quit()
+
+
 def smtp_session(port, tls, cafile=None):
     s = smtplib.SMTP("127.0.0.1", port, local_hostname="mx.nodeseek.com", timeout=WAIT)
     if tls:
@@ -157,12 +177,7 @@ def test_message_is_accepted_and_printed_then_sigint_stops(dns, tls, threads, di
     try:
         banner = r.wait_line("stderr", r"STARTTLS (on|off).*, (\d+) thread\(s\); Ctrl-C stops")
         assert banner.group(1) == "on" and banner.group(2) == threads, r.output()
-        s = smtp_session(port, tls)
-        try:
-            refused = s.sendmail("admin@nodeseek.com", ["someone@gmail.com"], message())
-            assert refused == {}
-        finally:
-            s.quit()
+        send_message(port, tls)
         line = r.wait_line("stdout", r"^#1 ").string
         assert line.startswith("#1 gmail 12.34.56.78 <admin@nodeseek.com> -> "
                                f"<someone@gmail.com> {disposition} at accepted: 250 2.0.0 OK "
@@ -233,16 +248,12 @@ def test_ca_out_lets_a_client_verify_the_certificate(dns, tmp_path):
 
 def dns_queries_for(messages, *flags):
     """Queries a fresh `mailsim dns serve` answered while a receiver took `messages` mails."""
-    with Mailsim("dns", "serve", "--scenario", "guide-baseline", "--listen", "127.0.0.1:0") as d:
-        dns_at = d.wait_line("stdout", r"listening on (127\.0\.0\.1:\d+) ").group(1)
+    d, dns_at = dns_serve()
+    with d:
         r, port = receive(dns_at, "--client-ip", "12.34.56.78", "--no-tls", *flags)
         try:
             for n in range(messages):
-                s = smtp_session(port, tls=False)
-                try:
-                    assert s.sendmail("admin@nodeseek.com", ["someone@gmail.com"], message()) == {}
-                finally:
-                    s.quit()
+                send_message(port, tls=False)
                 r.wait_line("stdout", rf"^#{n + 1} gmail .* spam at accepted: ")
             assert r.interrupt() == 0, r.output()
         finally:

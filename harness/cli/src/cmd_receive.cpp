@@ -13,7 +13,6 @@
 #include <system_error>
 
 #include <fmt/core.h>
-#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
@@ -86,11 +85,11 @@ int run_receive(const ReceiveOptions& o) {
   HostPort dns_at = parse_host_port(o.dns, "--dns", 1);
   auto wire = dns::make_wire_resolver(dns_at.host, dns_at.port);
   // As a provider's MX asks its caching resolver, not the authoritative server, for every
-  // message (and a load test would otherwise measure the DNS round trips).
+  // message (and a load test would otherwise measure the DNS round trips). --dns-cache 0 is
+  // max_ttl 0: the cache then passes every lookup through.
   dns::CacheOptions cache_options;
   cache_options.max_ttl = std::chrono::seconds(o.dns_cache);
-  dns::CachingResolver cached(*wire, cache_options);
-  dns::Resolver* resolver = o.dns_cache > 0 ? static_cast<dns::Resolver*>(&cached) : wire.get();
+  dns::CachingResolver resolver(*wire, cache_options);
 
   mta::MtaConfig config;
   config.persona = o.persona;
@@ -127,7 +126,7 @@ int run_receive(const ReceiveOptions& o) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  mta::ReceivingMta mta(config, *resolver);
+  mta::ReceivingMta mta(config, resolver);
   std::mutex out;
   mta.on_delivery([&](const mta::Delivery& d) {
     std::lock_guard lock(out);
@@ -185,7 +184,7 @@ void register_receive_commands(CLI::App& app, int& exit_code) {
   cmd->add_flag("--no-tls", o->no_tls, "Do not offer STARTTLS");
   cmd->add_option("--now", o->now, "Fixed clock, seconds since the epoch (DKIM x= checks)");
   cmd->add_option("--threads", o->threads,
-                  "Threads that serve sessions and run the checks (MtaConfig::threads)")
+                  "Threads (1-256) that serve sessions and run the checks (MtaConfig::threads)")
       ->capture_default_str()
       ->check(CLI::Validator(
           [](std::string& value) -> std::string {
